@@ -1,0 +1,326 @@
+//! Process-wide configuration: the [`Config`] builder and the `MAPGOV_*` environment variables.
+//!
+//! The configuration is read once, the first time a map needs it (its first allocation), or when
+//! [`Config::install`] is called before that. Every environment variable is documented on
+//! [`Config::from_env`]; this is the one place that lists them.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// Default for [`Config::track_min_bytes`]: tables of 64 KiB and more are tracked individually.
+///
+/// Tracking costs one registry entry (about 300 bytes with the map's stats cell) and one short
+/// lock at registration and at drop. At 64 KiB that is under 0.5 % of the table it describes, and
+/// maps below it (the vast majority in most programs) are still counted in their site's totals.
+pub const DEFAULT_TRACK_MIN_BYTES: usize = 64 * 1024;
+
+/// Default for [`Config::lookup_sample`]: one lookup in 32 is counted, with weight 32.
+pub const DEFAULT_LOOKUP_SAMPLE: u32 = 32;
+
+/// Default for [`Config::time_min_bytes`]: resizes of tables of 4 KiB and more are timed.
+///
+/// Reading the clock twice costs about 40 ns; a resize of a 4 KiB table costs about 1 µs, so
+/// timing it adds at most a few percent to the resize and nothing to ordinary operations.
+pub const DEFAULT_TIME_MIN_BYTES: usize = 4 * 1024;
+
+/// Process-wide governance settings.
+///
+/// Build one with [`Config::from_env`] (what maps use when nothing was installed) or
+/// [`Config::default`], adjust it with the builder methods, and [`install`](Config::install) it
+/// before the first governed map allocates.
+///
+/// # Examples
+///
+/// ```
+/// let config = mapgov::Config::from_env().track_min_bytes(0).lookup_sample(1);
+/// // Fails only if maps already read the configuration.
+/// let _ = config.install();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) track_min_bytes: usize,
+    pub(crate) lookup_sample: u32,
+    pub(crate) time_min_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            track_min_bytes: DEFAULT_TRACK_MIN_BYTES,
+            lookup_sample: DEFAULT_LOOKUP_SAMPLE,
+            time_min_bytes: DEFAULT_TIME_MIN_BYTES,
+        }
+    }
+}
+
+/// Returned by [`Config::install`] when the configuration was already fixed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AlreadyInstalled {
+    /// The configuration in force.
+    pub current: Config,
+}
+
+impl fmt::Display for AlreadyInstalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "mapgov configuration already in force: call Config::install before the first \
+             governed map allocates",
+        )
+    }
+}
+
+impl std::error::Error for AlreadyInstalled {}
+
+impl Config {
+    /// The defaults, overridden by the `MAPGOV_*` environment variables.
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `MAPGOV` | `on` or `off` (also `1`/`0`, `true`/`false`): `off` makes every map behave as a plain hashbrown map, counting nothing | `on` |
+    /// | `MAPGOV_TRACK_MIN_BYTES` | a map whose table reaches this many bytes is tracked individually (listed in [`Snapshot::maps`](crate::Snapshot::maps)); `0` tracks every map that allocates. Accepts a plain number or a `KiB`/`MiB`/`GiB` suffix | `65536` |
+    /// | `MAPGOV_LOOKUP_SAMPLE` | count one lookup in N, each with weight N (`1` counts every lookup exactly) | `32` |
+    /// | `MAPGOV_TIME_MIN_BYTES` | resizes of tables at least this large are timed | `4096` |
+    /// | `MAPGOV_DUMP_DIR` | where panic and on-demand dumps go (read by the guard) | per-user temp dir |
+    ///
+    /// A malformed value never stops the program: a warning naming the variable and the accepted
+    /// values is printed once on stderr, and the default is used.
+    pub fn from_env() -> Config {
+        Self::from_lookup(|name| std::env::var_os(name), |warning| eprintln!("{warning}"))
+    }
+
+    /// [`Config::from_env`] with the environment and the warning sink given by the caller.
+    pub(crate) fn from_lookup(
+        mut get: impl FnMut(&str) -> Option<std::ffi::OsString>,
+        mut warn: impl FnMut(String),
+    ) -> Config {
+        let mut config = Config::default();
+        let mut read = |name: &str| -> Option<String> {
+            let raw = get(name)?;
+            match raw.into_string() {
+                Ok(s) => Some(s.trim().to_owned()),
+                Err(_) => {
+                    warn(format!("mapgov: ignoring {name}: not valid UTF-8"));
+                    None
+                }
+            }
+        };
+        let mut bad = Vec::new();
+        if let Some(v) = read("MAPGOV") {
+            match parse_switch(&v) {
+                Some(on) => config.enabled = on,
+                None => bad.push(("MAPGOV", v, "on, off, 1, 0, true or false", "on")),
+            }
+        }
+        if let Some(v) = read("MAPGOV_TRACK_MIN_BYTES") {
+            match parse_bytes(&v) {
+                Some(n) => config.track_min_bytes = n,
+                None => bad.push((
+                    "MAPGOV_TRACK_MIN_BYTES",
+                    v,
+                    "a byte count such as 0, 65536, 64KiB or 1MiB",
+                    "65536",
+                )),
+            }
+        }
+        if let Some(v) = read("MAPGOV_LOOKUP_SAMPLE") {
+            match v.parse::<u32>() {
+                Ok(n) if n >= 1 => config.lookup_sample = n,
+                _ => bad.push((
+                    "MAPGOV_LOOKUP_SAMPLE",
+                    v,
+                    "a whole number from 1 (count every lookup) to 4294967295",
+                    "32",
+                )),
+            }
+        }
+        if let Some(v) = read("MAPGOV_TIME_MIN_BYTES") {
+            match parse_bytes(&v) {
+                Some(n) => config.time_min_bytes = n,
+                None => bad.push((
+                    "MAPGOV_TIME_MIN_BYTES",
+                    v,
+                    "a byte count such as 0, 4096 or 4KiB",
+                    "4096",
+                )),
+            }
+        }
+        for (name, value, accepted, default) in bad {
+            warn(format!(
+                "mapgov: ignoring {name}={value:?}: expected {accepted}; using the default ({default})"
+            ));
+        }
+        config
+    }
+
+    /// Turns governance on or off. Off, maps count nothing and register nothing.
+    pub fn enabled(mut self, on: bool) -> Config {
+        self.enabled = on;
+        self
+    }
+
+    /// Tracks individually every map whose table reaches `bytes` (0: every map that allocates).
+    pub fn track_min_bytes(mut self, bytes: usize) -> Config {
+        self.track_min_bytes = bytes;
+        self
+    }
+
+    /// Counts one lookup in `n` with weight `n`; `1` counts every lookup exactly.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` is 0.
+    pub fn lookup_sample(mut self, n: u32) -> Config {
+        assert!(n >= 1, "lookup_sample must be at least 1");
+        self.lookup_sample = n;
+        self
+    }
+
+    /// Times resizes of tables of at least `bytes` bytes (0: time every resize).
+    pub fn time_min_bytes(mut self, bytes: usize) -> Config {
+        self.time_min_bytes = bytes;
+        self
+    }
+
+    /// Whether governance is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The tracking threshold in bytes.
+    pub fn get_track_min_bytes(&self) -> usize {
+        self.track_min_bytes
+    }
+
+    /// The lookup sampling interval.
+    pub fn get_lookup_sample(&self) -> u32 {
+        self.lookup_sample
+    }
+
+    /// The resize timing threshold in bytes.
+    pub fn get_time_min_bytes(&self) -> usize {
+        self.time_min_bytes
+    }
+
+    /// Makes this the process-wide configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyInstalled`] if a configuration is already in force (installed earlier, or read
+    /// from the environment when the first governed map allocated).
+    pub fn install(self) -> Result<(), AlreadyInstalled> {
+        let mut mine = Some(self);
+        let current = CONFIG.get_or_init(|| mine.take().expect("taken once"));
+        match mine {
+            None => Ok(()),
+            Some(_) => Err(AlreadyInstalled {
+                current: current.clone(),
+            }),
+        }
+    }
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// The configuration in force, reading the environment on first use.
+pub(crate) fn get() -> &'static Config {
+    CONFIG.get_or_init(Config::from_env)
+}
+
+/// The configuration in force, as a public copy.
+pub fn current() -> Config {
+    get().clone()
+}
+
+fn parse_switch(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Some(true),
+        "off" | "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_bytes(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: usize = digits.parse().ok()?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn parse(vars: &[(&str, &str)]) -> (Config, Vec<String>) {
+        let mut warnings = Vec::new();
+        let config = Config::from_lookup(
+            |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            },
+            |w| warnings.push(w),
+        );
+        (config, warnings)
+    }
+
+    #[test]
+    fn empty_environment_gives_defaults() {
+        let (config, warnings) = parse(&[]);
+        assert_eq!(config, Config::default());
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn valid_values_are_applied() {
+        let (config, warnings) = parse(&[
+            ("MAPGOV", "off"),
+            ("MAPGOV_TRACK_MIN_BYTES", "1MiB"),
+            ("MAPGOV_LOOKUP_SAMPLE", "1"),
+            ("MAPGOV_TIME_MIN_BYTES", "0"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!config.enabled);
+        assert_eq!(config.track_min_bytes, 1 << 20);
+        assert_eq!(config.lookup_sample, 1);
+        assert_eq!(config.time_min_bytes, 0);
+    }
+
+    #[test]
+    fn malformed_values_warn_once_each_and_keep_defaults() {
+        let (config, warnings) = parse(&[
+            ("MAPGOV", "maybe"),
+            ("MAPGOV_TRACK_MIN_BYTES", "lots"),
+            ("MAPGOV_LOOKUP_SAMPLE", "0"),
+            ("MAPGOV_TIME_MIN_BYTES", "-1"),
+        ]);
+        assert_eq!(config, Config::default());
+        assert_eq!(warnings.len(), 4);
+        assert!(warnings[0].contains("MAPGOV=\"maybe\"") && warnings[0].contains("on, off"));
+        assert!(warnings[1].contains("MAPGOV_TRACK_MIN_BYTES"));
+        assert!(warnings[2].contains("MAPGOV_LOOKUP_SAMPLE"));
+        assert!(warnings[3].contains("MAPGOV_TIME_MIN_BYTES"));
+    }
+
+    #[test]
+    fn byte_suffixes_parse_and_overflow_is_rejected() {
+        assert_eq!(parse_bytes("64KiB"), Some(65536));
+        assert_eq!(parse_bytes("64 kb"), Some(65536));
+        assert_eq!(parse_bytes("2G"), Some(2 << 30));
+        assert_eq!(parse_bytes("12"), Some(12));
+        assert_eq!(parse_bytes("12 parsecs"), None);
+        assert_eq!(parse_bytes(""), None);
+        assert_eq!(parse_bytes("99999999999999999999GiB"), None);
+    }
+}

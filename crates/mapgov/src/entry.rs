@@ -1,0 +1,263 @@
+//! The entry API of the governed map: std's `Entry`, `OccupiedEntry` and `VacantEntry`.
+
+use std::fmt::{self, Debug};
+use std::hash::{BuildHasher, Hash, RandomState};
+
+use crate::stats::MapCell;
+
+/// A view into a single entry of a map, vacant or occupied: [`HashMap::entry`]'s result.
+///
+/// [`HashMap::entry`]: crate::HashMap::entry
+pub enum Entry<'a, K, V, S = RandomState> {
+    /// The key is present.
+    Occupied(OccupiedEntry<'a, K, V, S>),
+    /// The key is absent.
+    Vacant(VacantEntry<'a, K, V, S>),
+}
+
+/// An entry whose key is present.
+pub struct OccupiedEntry<'a, K, V, S = RandomState> {
+    inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
+    cell: Option<&'a MapCell>,
+}
+
+/// An entry whose key is absent.
+pub struct VacantEntry<'a, K, V, S = RandomState> {
+    inner: hashbrown::hash_map::VacantEntry<'a, K, V, S>,
+    cell: Option<&'a MapCell>,
+    /// The map's length before this entry is inserted.
+    len: usize,
+}
+
+impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
+    pub(crate) fn new(
+        inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
+        cell: Option<&'a MapCell>,
+    ) -> Self {
+        OccupiedEntry { inner, cell }
+    }
+}
+
+impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
+    pub(crate) fn new(
+        inner: hashbrown::hash_map::VacantEntry<'a, K, V, S>,
+        cell: Option<&'a MapCell>,
+        len: usize,
+    ) -> Self {
+        VacantEntry { inner, cell, len }
+    }
+}
+
+impl<'a, K, V, S> Entry<'a, K, V, S>
+where
+    K: Hash,
+    S: BuildHasher,
+{
+    /// Inserts `default` if the entry is vacant; returns a mutable reference to the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut counts = mapgov::HashMap::new();
+    /// *counts.entry("a").or_insert(0) += 1;
+    /// assert_eq!(counts["a"], 1);
+    /// ```
+    #[inline]
+    pub fn or_insert(self, default: V) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(default),
+        }
+    }
+
+    /// Inserts the result of `default()` if the entry is vacant.
+    #[inline]
+    pub fn or_insert_with<F: FnOnce() -> V>(self, default: F) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(default()),
+        }
+    }
+
+    /// Inserts the result of `default(&key)` if the entry is vacant.
+    #[inline]
+    pub fn or_insert_with_key<F: FnOnce(&K) -> V>(self, default: F) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let value = default(e.key());
+                e.insert(value)
+            }
+        }
+    }
+
+    /// Sets the value of the entry (inserting it if vacant) and returns the occupied entry.
+    #[inline]
+    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
+        match self {
+            Entry::Occupied(mut e) => {
+                e.insert(value);
+                e
+            }
+            Entry::Vacant(e) => e.insert_entry(value),
+        }
+    }
+}
+
+impl<'a, K, V, S> Entry<'a, K, V, S> {
+    /// The entry's key.
+    #[inline]
+    pub fn key(&self) -> &K {
+        match self {
+            Entry::Occupied(e) => e.key(),
+            Entry::Vacant(e) => e.key(),
+        }
+    }
+
+    /// Runs `f` on the value if the entry is occupied.
+    #[inline]
+    #[must_use]
+    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
+        match self {
+            Entry::Occupied(mut e) => {
+                f(e.get_mut());
+                Entry::Occupied(e)
+            }
+            Entry::Vacant(e) => Entry::Vacant(e),
+        }
+    }
+}
+
+impl<'a, K, V, S> Entry<'a, K, V, S>
+where
+    K: Hash,
+    V: Default,
+    S: BuildHasher,
+{
+    /// Inserts `V::default()` if the entry is vacant.
+    #[inline]
+    pub fn or_default(self) -> &'a mut V {
+        match self {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(V::default()),
+        }
+    }
+}
+
+impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
+    /// The key in the map.
+    #[inline]
+    pub fn key(&self) -> &K {
+        self.inner.key()
+    }
+
+    /// Removes the entry, returning the stored key and value.
+    #[inline]
+    pub fn remove_entry(self) -> (K, V) {
+        let r = self.inner.remove_entry();
+        if let Some(c) = self.cell {
+            c.removes.add(1);
+        }
+        r
+    }
+
+    /// The value.
+    #[inline]
+    pub fn get(&self) -> &V {
+        self.inner.get()
+    }
+
+    /// A mutable reference to the value, tied to the entry.
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut V {
+        self.inner.get_mut()
+    }
+
+    /// The value as a mutable reference tied to the map.
+    #[inline]
+    pub fn into_mut(self) -> &'a mut V {
+        self.inner.into_mut()
+    }
+
+    /// Replaces the value, returning the old one (counted as an update).
+    #[inline]
+    pub fn insert(&mut self, value: V) -> V {
+        let old = self.inner.insert(value);
+        if let Some(c) = self.cell {
+            c.updates.add(1);
+        }
+        old
+    }
+
+    /// Removes the entry, returning its value.
+    #[inline]
+    pub fn remove(self) -> V {
+        self.remove_entry().1
+    }
+}
+
+impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
+    /// The key that would be inserted.
+    #[inline]
+    pub fn key(&self) -> &K {
+        self.inner.key()
+    }
+
+    /// Takes the key back without inserting.
+    #[inline]
+    pub fn into_key(self) -> K {
+        self.inner.into_key()
+    }
+}
+
+impl<'a, K, V, S> VacantEntry<'a, K, V, S>
+where
+    K: Hash,
+    S: BuildHasher,
+{
+    /// Inserts the value, returning a mutable reference to it.
+    #[inline]
+    pub fn insert(self, value: V) -> &'a mut V {
+        let (cell, len) = (self.cell, self.len);
+        let r = self.inner.insert(value);
+        if let Some(c) = cell {
+            c.on_insert(len + 1);
+        }
+        r
+    }
+
+    /// Inserts the value, returning the occupied entry.
+    #[inline]
+    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
+        let (cell, len) = (self.cell, self.len);
+        let inner = self.inner.insert_entry(value);
+        if let Some(c) = cell {
+            c.on_insert(len + 1);
+        }
+        OccupiedEntry { inner, cell }
+    }
+}
+
+impl<K: Debug, V: Debug, S> Debug for Entry<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Vacant(v) => f.debug_tuple("Entry").field(v).finish(),
+            Entry::Occupied(o) => f.debug_tuple("Entry").field(o).finish(),
+        }
+    }
+}
+
+impl<K: Debug, V: Debug, S> Debug for OccupiedEntry<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OccupiedEntry")
+            .field("key", self.key())
+            .field("value", self.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Debug, V, S> Debug for VacantEntry<'_, K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("VacantEntry").field(self.key()).finish()
+    }
+}

@@ -1,0 +1,250 @@
+//! The governance handle every map carries: its creation site and its stats cell.
+//!
+//! Ordinary operations only read `cell` and bump its counters. Everything else here is the cold
+//! path: first allocation, resizes, tracking, naming and drop.
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use crate::stats::{MapCell, SiteCell};
+use crate::{callsite, config, registry};
+
+/// Per-map governance state: 16 bytes.
+#[derive(Debug)]
+pub(crate) struct Gov {
+    pub(crate) loc: &'static Location<'static>,
+    pub(crate) cell: Option<Arc<MapCell>>,
+}
+
+/// What a map's table looked like at some moment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TableState {
+    pub(crate) len: usize,
+    pub(crate) capacity: usize,
+    pub(crate) bytes: usize,
+}
+
+impl Gov {
+    #[inline]
+    #[track_caller]
+    pub(crate) const fn new() -> Gov {
+        Gov {
+            loc: Location::caller(),
+            cell: None,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn cell(&self) -> Option<&MapCell> {
+        self.cell.as_deref()
+    }
+
+    /// Creates the stats cell if governance is on and there is none yet. `state` is the table as
+    /// it is now; its entries count as already present (`len_base`).
+    #[cold]
+    pub(crate) fn ensure_cell<K, V>(&mut self, state: TableState) -> Option<&MapCell> {
+        if self.cell.is_none() {
+            let config = config::get();
+            if !config.enabled {
+                return None;
+            }
+            let site = registry::site_for::<K, V>(self.loc);
+            self.cell = Some(new_cell::<K, V>(site, config.lookup_sample, state));
+        }
+        self.cell.as_deref()
+    }
+
+    /// Called after an operation that may have changed the table's allocation (construction
+    /// with a capacity, reserve, shrink, the growth of an insert).
+    ///
+    /// `before` is the table before the operation, `after` after it; `nanos` is the measured
+    /// duration when it was timed.
+    #[cold]
+    pub(crate) fn after_resize<K, V>(
+        &mut self,
+        before: TableState,
+        after: TableState,
+        nanos: Option<u64>,
+    ) {
+        if self.cell.is_none() {
+            if after.bytes == 0 {
+                return;
+            }
+            if self.ensure_cell::<K, V>(after).is_none() {
+                return;
+            }
+        }
+        let Some(cell) = self.cell.as_deref() else {
+            return;
+        };
+        if after.len < before.len {
+            // Only a panicking hasher during an in-place rehash loses entries.
+            cell.removes.add((before.len - after.len) as u64);
+        }
+        if before.bytes > 0 && after.bytes > 0 {
+            if after.bytes > before.bytes {
+                cell.grows.add(1);
+            } else if after.bytes < before.bytes {
+                cell.shrinks.add(1);
+            } else if after.capacity > before.capacity {
+                cell.rehashes.add(1);
+            }
+        } else if before.bytes > 0 && after.bytes == 0 {
+            cell.shrinks.add(1);
+        }
+        if let Some(ns) = nanos {
+            cell.resize_nanos.add(ns);
+            cell.timed_resizes.add(1);
+            if ns > cell.resize_max_nanos.get() {
+                cell.resize_max_nanos.set(ns);
+            }
+        }
+        cell.bytes.set(after.bytes as u64);
+        cell.capacity.set(after.capacity as u64);
+        if cell.is_tracked() {
+            return;
+        }
+        let threshold = config::get().track_min_bytes;
+        if after.bytes > 0 && after.bytes >= threshold {
+            self.start_tracking::<K, V>();
+        } else {
+            cell.flush_to_site();
+        }
+    }
+
+    /// Registers the map individually, first moving it to the site a backtrace finds when the
+    /// compiler could only name a location inside std (`collect()`, `Vec::clone`, ...).
+    #[cold]
+    fn start_tracking<K, V>(&mut self) {
+        let Some(cell) = self.cell.as_ref() else {
+            return;
+        };
+        if !cell.site.resolved && callsite::is_foreign(cell.site.file) {
+            if let Some(frame) = callsite::user_frame() {
+                let site = registry::named_site::<K, V>(
+                    &frame.file,
+                    frame.line,
+                    frame.column,
+                    cell.site.name,
+                    true,
+                );
+                self.rehome(site);
+            }
+        }
+        if let Some(cell) = self.cell.as_ref() {
+            registry::track(cell);
+        }
+    }
+
+    /// Gives the map a name: it moves to the site `(location, name)`.
+    #[cold]
+    pub(crate) fn set_name<K, V>(&mut self, name: &str, state: TableState) {
+        if self.ensure_cell::<K, V>(state).is_none() {
+            return;
+        }
+        let Some(cell) = self.cell.as_deref() else {
+            return;
+        };
+        if cell.site.name == Some(name) {
+            return;
+        }
+        let (file, line, column, resolved) = (
+            cell.site.file,
+            cell.site.line,
+            cell.site.column,
+            cell.site.resolved,
+        );
+        let site = registry::named_site::<K, V>(file, line, column, Some(name), resolved);
+        self.rehome(site);
+    }
+
+    /// Sets how this map's lookups are counted (1 = every lookup).
+    #[cold]
+    pub(crate) fn set_lookup_sample<K, V>(&mut self, n: u32, state: TableState) {
+        if let Some(cell) = self.ensure_cell::<K, V>(state) {
+            cell.lookup_sample.store(n.max(1), Relaxed);
+        }
+    }
+
+    /// Moves the map's history from its current site to `site`.
+    fn rehome(&mut self, site: &'static SiteCell) {
+        let Some(old) = self.cell.as_ref() else {
+            return;
+        };
+        if std::ptr::eq(old.site, site) {
+            return;
+        }
+        let tracked = old.is_tracked();
+        let mut reg = tracked.then(registry::lock);
+        old.unflush_from_site();
+        old.site.maps_created.fetch_sub(1, Relaxed);
+        let new = Arc::new(old.moved_to(site));
+        site.maps_created.fetch_add(1, Relaxed);
+        if let Some(reg) = reg.as_mut() {
+            let slot = new.slot.load(Relaxed) as usize;
+            if let Some(entry) = reg.maps.get_mut(slot) {
+                *entry = Some(Arc::clone(&new));
+            }
+        } else {
+            new.flush_to_site();
+        }
+        self.cell = Some(new);
+    }
+
+    /// A fresh handle for a copy of this map (`Clone`), created at the caller's location. The
+    /// copy keeps the name and the lookup counting mode; its counters start at zero with its
+    /// entries counted as present from the start.
+    #[cold]
+    #[track_caller]
+    pub(crate) fn for_clone<K, V>(&self, state: TableState) -> Gov {
+        let mut gov = Gov::new();
+        let Some(cell) = self.cell.as_deref() else {
+            return gov;
+        };
+        if let Some(name) = cell.site.name {
+            gov.set_name::<K, V>(name, state);
+        }
+        if let Some(new) = gov.ensure_cell::<K, V>(state) {
+            new.lookup_sample
+                .store(cell.lookup_sample.load(Relaxed), Relaxed);
+        }
+        let empty = TableState {
+            len: state.len,
+            capacity: 0,
+            bytes: 0,
+        };
+        gov.after_resize::<K, V>(empty, state, None);
+        gov
+    }
+}
+
+fn new_cell<K, V>(site: &'static SiteCell, lookup_sample: u32, state: TableState) -> Arc<MapCell> {
+    let cell = MapCell::new::<K, V>(site, lookup_sample);
+    cell.len_base.set(state.len as u64);
+    cell.peak_len.set(state.len as u64);
+    site.maps_created.fetch_add(1, Relaxed);
+    cell
+}
+
+impl Drop for Gov {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            registry::retire(&cell);
+        }
+    }
+}
+
+/// Times `op` when the table is big enough for the clock reads not to matter.
+#[inline]
+pub(crate) fn timed<R>(bytes_before: usize, op: impl FnOnce() -> R) -> (R, Option<u64>) {
+    let config = config::get();
+    if config.enabled && bytes_before > 0 && bytes_before >= config.time_min_bytes {
+        let t0 = Instant::now();
+        let r = op();
+        (r, Some(t0.elapsed().as_nanos() as u64))
+    } else {
+        (op(), None)
+    }
+}

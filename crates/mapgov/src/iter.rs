@@ -1,0 +1,76 @@
+//! Iterator types of the governed map.
+//!
+//! The borrowing and consuming iterators are hashbrown's own (std's are the same code), so they
+//! cost exactly what std's cost. [`ExtractIf`] wraps hashbrown's to count what it removes.
+
+use std::fmt;
+use std::iter::FusedIterator;
+
+use crate::stats::MapCell;
+
+/// An iterator over a map's entries: [`HashMap::iter`](crate::HashMap::iter).
+pub type Iter<'a, K, V> = hashbrown::hash_map::Iter<'a, K, V>;
+/// A mutable iterator over a map's entries: [`HashMap::iter_mut`](crate::HashMap::iter_mut).
+pub type IterMut<'a, K, V> = hashbrown::hash_map::IterMut<'a, K, V>;
+/// An iterator over a map's keys: [`HashMap::keys`](crate::HashMap::keys).
+pub type Keys<'a, K, V> = hashbrown::hash_map::Keys<'a, K, V>;
+/// An iterator over a map's values: [`HashMap::values`](crate::HashMap::values).
+pub type Values<'a, K, V> = hashbrown::hash_map::Values<'a, K, V>;
+/// A mutable iterator over a map's values: [`HashMap::values_mut`](crate::HashMap::values_mut).
+pub type ValuesMut<'a, K, V> = hashbrown::hash_map::ValuesMut<'a, K, V>;
+/// An owning iterator over a map's entries: `HashMap::into_iter`.
+pub type IntoIter<K, V> = hashbrown::hash_map::IntoIter<K, V>;
+/// An owning iterator over a map's keys: [`HashMap::into_keys`](crate::HashMap::into_keys).
+pub type IntoKeys<K, V> = hashbrown::hash_map::IntoKeys<K, V>;
+/// An owning iterator over a map's values: [`HashMap::into_values`](crate::HashMap::into_values).
+pub type IntoValues<K, V> = hashbrown::hash_map::IntoValues<K, V>;
+/// A draining iterator: [`HashMap::drain`](crate::HashMap::drain).
+pub type Drain<'a, K, V> = hashbrown::hash_map::Drain<'a, K, V>;
+
+/// An iterator that removes and yields the entries a predicate selects:
+/// [`HashMap::extract_if`](crate::HashMap::extract_if).
+#[must_use = "iterators are lazy and do nothing unless consumed"]
+pub struct ExtractIf<'a, K, V, F> {
+    inner: hashbrown::hash_map::ExtractIf<'a, K, V, F>,
+    cell: Option<&'a MapCell>,
+}
+
+impl<'a, K, V, F> ExtractIf<'a, K, V, F> {
+    pub(crate) fn new(
+        inner: hashbrown::hash_map::ExtractIf<'a, K, V, F>,
+        cell: Option<&'a MapCell>,
+    ) -> Self {
+        ExtractIf { inner, cell }
+    }
+}
+
+impl<K, V, F> Iterator for ExtractIf<'_, K, V, F>
+where
+    F: FnMut(&K, &mut V) -> bool,
+{
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        let r = self.inner.next();
+        if r.is_some() {
+            if let Some(c) = self.cell {
+                c.removes.add(1);
+            }
+        }
+        r
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<K, V, F> FusedIterator for ExtractIf<'_, K, V, F> where F: FnMut(&K, &mut V) -> bool {}
+
+impl<K, V, F> fmt::Debug for ExtractIf<'_, K, V, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtractIf").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,93 @@
+//! # mapgov: governed hash maps
+//!
+//! `mapgov::HashMap` and `mapgov::HashSet` are drop-in replacements for std's, built on
+//! [hashbrown] (the table std itself uses), that make every map in a process observable:
+//! where it was created, how much memory it holds and wastes, how it grows, how long its resizes
+//! stall, and what its operations are.
+//!
+//! ```
+//! use mapgov::HashMap;
+//!
+//! let mut cache: HashMap<u64, String> = HashMap::new().named("user-cache");
+//! for id in 0..1000 {
+//!     cache.insert(id, format!("user {id}"));
+//! }
+//! cache.retain(|id, _| id % 10 == 0); // 90 % removed: the table keeps its memory
+//!
+//! let stats = cache.stats().unwrap();
+//! assert_eq!(stats.len, 100);
+//! assert_eq!(stats.removes, 900);
+//! assert!(stats.wasted_bytes > 0); // what shrink_to_fit() would free
+//!
+//! let snapshot = mapgov::snapshot();
+//! let site = snapshot.sites.iter().find(|s| s.name.as_deref() == Some("user-cache")).unwrap();
+//! assert_eq!(site.entries, 100);
+//! ```
+//!
+//! ## How it works, and what it costs
+//!
+//! Each map is hashbrown's table plus 16 bytes: the creation site (from `#[track_caller]`) and
+//! a pointer to a stats cell allocated with the table. Ordinary operations bump the map's own
+//! counters with plain stores: no lock, no allocation, no syscall, no shared cache line.
+//! Lookups through `&self` (which many threads may do at once) are sampled: one in
+//! `MAPGOV_LOOKUP_SAMPLE` (default 32) adds its weight with one atomic add, so shared read-only
+//! maps keep their throughput. Allocation, resize and drop are the cold path: they time the
+//! resize, update the site's aggregates, and register maps whose table reaches
+//! `MAPGOV_TRACK_MIN_BYTES` (default 64 KiB) individually.
+//!
+//! A tracked map costs about 300 bytes of heap (its stats cell, its registry slot); every map
+//! that allocates costs its stats cell (about 250 bytes) beside its table.
+//!
+//! ## Call sites
+//!
+//! Constructors, `Default::default`, `Clone::clone`, `From::from`, `FromIterator::from_iter` and
+//! `.into()` report the caller's line. `iter.collect()` and `Vec::clone` can only report a line
+//! inside std; for such maps, when they become tracked, mapgov walks a backtrace once and takes
+//! the first frame of user code (this needs line tables: `debug = "line-tables-only"` in the
+//! release profile). Untracked maps from such sites are aggregated under the std location.
+//!
+//! ## Configuration
+//!
+//! [`Config`] and the `MAPGOV_*` environment variables, all listed on [`Config::from_env`].
+//! `MAPGOV=off` makes every map a plain hashbrown map that counts nothing.
+//!
+//! ## Feature flags
+//!
+//! - `serde`: `Serialize`/`Deserialize` for maps, sets and the snapshot types.
+//! - `rayon`: parallel iterators for maps and sets.
+//!
+//! [hashbrown]: https://docs.rs/hashbrown
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod callsite;
+mod config;
+mod entry;
+mod gov;
+mod iter;
+mod map;
+mod registry;
+mod snapshot;
+mod stats;
+
+pub use config::{
+    AlreadyInstalled, Config, DEFAULT_LOOKUP_SAMPLE, DEFAULT_TIME_MIN_BYTES,
+    DEFAULT_TRACK_MIN_BYTES, current as current_config,
+};
+pub use map::HashMap;
+pub use snapshot::{MapStats, Site, SiteStats, Snapshot, snapshot};
+
+/// The map's entry and iterator types, as in `std::collections::hash_map`.
+pub mod hash_map {
+    pub use crate::entry::{Entry, OccupiedEntry, VacantEntry};
+    pub use crate::iter::{
+        Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut,
+    };
+    pub use crate::map::HashMap;
+    pub use std::collections::hash_map::DefaultHasher;
+    pub use std::hash::RandomState;
+}
+
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+struct ReadmeDoctests;

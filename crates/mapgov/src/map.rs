@@ -1,0 +1,802 @@
+//! The governed `HashMap`.
+
+use std::borrow::Borrow;
+use std::collections::TryReserveError;
+use std::fmt::{self, Debug};
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::ops::Index;
+
+use crate::entry::{Entry, OccupiedEntry, VacantEntry};
+use crate::gov::{Gov, TableState, timed};
+use crate::iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+use crate::snapshot::{MapStats, map_stats};
+use crate::stats::{record_lookup, table_bytes_for};
+
+/// A hash map with the API of [`std::collections::HashMap`], governed by mapgov.
+///
+/// It is hashbrown's table (the one std uses) plus 16 bytes: the creation site and a pointer to
+/// the map's stats, allocated when the table first allocates. Every constructor records its
+/// caller's location; [`named`](HashMap::named) gives the map a stable name. Ordinary operations
+/// count into the map's own stats with plain stores (no lock, no allocation, no syscall); the
+/// table's allocations, resizes and drop are the only moments that reach shared state.
+///
+/// Behaviour is std's in everything observable through the std API, including when the table
+/// grows: like std, [`insert`](HashMap::insert) and [`entry`](HashMap::entry) make room for one
+/// more entry before they look the key up.
+///
+/// # Examples
+///
+/// ```
+/// use mapgov::HashMap;
+///
+/// let mut sessions: HashMap<u64, String> = HashMap::new().named("sessions");
+/// sessions.insert(7, "alice".to_string());
+/// assert_eq!(sessions.get(&7).map(String::as_str), Some("alice"));
+///
+/// let stats = sessions.stats().expect("governance is on");
+/// assert_eq!((stats.len, stats.inserts), (1, 1));
+/// ```
+pub struct HashMap<K, V, S = RandomState> {
+    pub(crate) base: hashbrown::HashMap<K, V, S>,
+    pub(crate) gov: Gov,
+}
+
+impl<K, V> HashMap<K, V, RandomState> {
+    /// Creates an empty map. It does not allocate until the first insert.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: mapgov::HashMap<&str, i32> = mapgov::HashMap::new();
+    /// assert!(map.is_empty());
+    /// ```
+    #[inline]
+    #[must_use]
+    #[track_caller]
+    pub fn new() -> HashMap<K, V, RandomState> {
+        HashMap::with_hasher(RandomState::new())
+    }
+
+    /// Creates an empty map with room for at least `capacity` entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: mapgov::HashMap<u64, u64> = mapgov::HashMap::with_capacity(100);
+    /// assert!(map.capacity() >= 100);
+    /// ```
+    #[inline]
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> HashMap<K, V, RandomState> {
+        HashMap::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    /// Creates an empty map that will use `hash_builder` to hash keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    /// let mut map = mapgov::HashMap::with_hasher(RandomState::new());
+    /// map.insert(1, 2);
+    /// ```
+    #[inline]
+    #[must_use]
+    #[track_caller]
+    pub const fn with_hasher(hash_builder: S) -> HashMap<K, V, S> {
+        HashMap {
+            base: hashbrown::HashMap::with_hasher(hash_builder),
+            gov: Gov::new(),
+        }
+    }
+
+    /// Creates an empty map with room for at least `capacity` entries, using `hasher`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::hash::RandomState;
+    /// let mut map = mapgov::HashMap::with_capacity_and_hasher(10, RandomState::new());
+    /// map.insert(1, 2);
+    /// ```
+    #[inline]
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> HashMap<K, V, S> {
+        let mut map = HashMap {
+            base: hashbrown::HashMap::with_capacity_and_hasher(capacity, hasher),
+            gov: Gov::new(),
+        };
+        if map.base.capacity() > 0 {
+            let empty = TableState {
+                len: 0,
+                capacity: 0,
+                bytes: 0,
+            };
+            // A fresh table has no tombstones: its size follows from its capacity.
+            let capacity = map.base.capacity();
+            let bytes = table_bytes_for(
+                capacity,
+                std::mem::size_of::<(K, V)>(),
+                std::mem::align_of::<(K, V)>(),
+            );
+            let now = TableState {
+                len: 0,
+                capacity,
+                bytes,
+            };
+            map.gov.after_resize::<K, V>(empty, now, None);
+        }
+        map
+    }
+
+    /// The table's state, with its allocation size as known from the last resize (exact: every
+    /// operation that can change the allocation goes through the resize path).
+    #[inline]
+    pub(crate) fn table_state(&self) -> TableState {
+        TableState {
+            len: self.base.len(),
+            capacity: self.base.capacity(),
+            bytes: self.gov.cell().map_or(0, |c| c.bytes.get() as usize),
+        }
+    }
+
+    /// Gives the map a stable name, reported with its stats and used as a label by exporters.
+    ///
+    /// Maps with the same creation site and name are aggregated together; keep names few (one
+    /// per role, such as `"sessions"`), never per key or per request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: mapgov::HashMap<u32, u32> = mapgov::HashMap::new().named("sessions");
+    /// assert_eq!(map.stats().unwrap().name.as_deref(), Some("sessions"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: &str) -> HashMap<K, V, S> {
+        self.set_name(name);
+        self
+    }
+
+    /// Names (or renames) the map in place. See [`named`](HashMap::named).
+    pub fn set_name(&mut self, name: &str) {
+        let state = self.table_state();
+        self.gov.set_name::<K, V>(name, state);
+    }
+
+    /// Counts every lookup on this map exactly, instead of sampling one in
+    /// `MAPGOV_LOOKUP_SAMPLE`.
+    ///
+    /// Exact counting is one atomic add per lookup on a counter shared by every thread that
+    /// reads the map: cheap for a map used by one thread, costly for one read by many threads at
+    /// once (measured here: two threads reading a shared map fall from ~306 to ~94 Mops/s).
+    #[must_use]
+    pub fn count_every_lookup(mut self) -> HashMap<K, V, S> {
+        let state = self.table_state();
+        self.gov.set_lookup_sample::<K, V>(1, state);
+        self
+    }
+
+    /// This map's stats, whether or not it is tracked individually; `None` when governance is
+    /// off or the map has not allocated (nor been named) yet.
+    pub fn stats(&self) -> Option<MapStats> {
+        self.gov.cell().map(map_stats)
+    }
+
+    /// The number of entries the map can hold without reallocating.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.base.capacity()
+    }
+
+    /// An iterator over the keys, in arbitrary order.
+    #[inline]
+    pub fn keys(&self) -> Keys<'_, K, V> {
+        self.base.keys()
+    }
+
+    /// Consumes the map into an iterator over its keys.
+    #[inline]
+    pub fn into_keys(self) -> IntoKeys<K, V> {
+        let HashMap { base, gov } = self;
+        drop(gov);
+        base.into_keys()
+    }
+
+    /// An iterator over the values, in arbitrary order.
+    #[inline]
+    pub fn values(&self) -> Values<'_, K, V> {
+        self.base.values()
+    }
+
+    /// An iterator over mutable references to the values.
+    #[inline]
+    pub fn values_mut(&mut self) -> ValuesMut<'_, K, V> {
+        self.base.values_mut()
+    }
+
+    /// Consumes the map into an iterator over its values.
+    #[inline]
+    pub fn into_values(self) -> IntoValues<K, V> {
+        let HashMap { base, gov } = self;
+        drop(gov);
+        base.into_values()
+    }
+
+    /// An iterator over `(&K, &V)` pairs, in arbitrary order.
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        self.base.iter()
+    }
+
+    /// An iterator over `(&K, &mut V)` pairs, in arbitrary order.
+    #[inline]
+    pub fn iter_mut(&mut self) -> IterMut<'_, K, V> {
+        self.base.iter_mut()
+    }
+
+    /// The number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Whether the map is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.base.is_empty()
+    }
+
+    /// Removes every entry, returning them as an iterator; the allocation is kept.
+    ///
+    /// The map is empty afterwards even if the iterator is dropped early (or leaked).
+    #[inline]
+    pub fn drain(&mut self) -> Drain<'_, K, V> {
+        if let Some(c) = self.gov.cell() {
+            c.removes.add(self.base.len() as u64);
+        }
+        self.base.drain()
+    }
+
+    /// An iterator that removes and yields the entries for which `pred` returns `true`.
+    ///
+    /// Entries the iterator does not reach (it is dropped early) stay in the map.
+    #[inline]
+    pub fn extract_if<F>(&mut self, pred: F) -> ExtractIf<'_, K, V, F>
+    where
+        F: FnMut(&K, &mut V) -> bool,
+    {
+        let cell = self.gov.cell.as_deref();
+        ExtractIf::new(self.base.extract_if(pred), cell)
+    }
+
+    /// Keeps only the entries for which `f` returns `true`.
+    ///
+    /// If `f` panics, the entries removed so far are counted and the map stays usable.
+    #[inline]
+    pub fn retain<F>(&mut self, f: F)
+    where
+        F: FnMut(&K, &mut V) -> bool,
+    {
+        let guard = Reconcile::new(self, false);
+        guard.map.base.retain(f);
+    }
+
+    /// Removes every entry; the allocation is kept.
+    #[inline]
+    pub fn clear(&mut self) {
+        let guard = Reconcile::new(self, false);
+        guard.map.base.clear();
+    }
+
+    /// The map's hasher.
+    #[inline]
+    pub fn hasher(&self) -> &S {
+        self.base.hasher()
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Eq + Hash,
+    S: BuildHasher,
+{
+    /// Exact bytes of the table's current allocation.
+    #[inline]
+    pub fn allocation_size(&self) -> usize {
+        self.base.allocation_size()
+    }
+
+    /// Makes room for one more entry before an insert, as std does, and accounts for it.
+    #[inline(always)]
+    fn grow_for_insert(&mut self) {
+        if self.base.len() == self.base.capacity() {
+            self.resize_cold(|base| base.reserve(1));
+        }
+    }
+
+    /// Runs an operation that may reallocate or rehash the table, timing and counting it.
+    #[cold]
+    #[inline(never)]
+    fn resize_cold<R>(&mut self, op: impl FnOnce(&mut hashbrown::HashMap<K, V, S>) -> R) -> R {
+        let mut guard = Reconcile::new(self, true);
+        guard.before.bytes = guard.map.base.allocation_size();
+        guard.measure = Some(allocation_size::<K, V, S>);
+        let bytes = guard.before.bytes;
+        let (r, nanos) = timed(bytes, || op(&mut guard.map.base));
+        guard.nanos = nanos;
+        r
+    }
+
+    /// Reserves room for at least `additional` more entries.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the new allocation size overflows `usize`.
+    #[inline]
+    pub fn reserve(&mut self, additional: usize) {
+        if additional > self.base.capacity() - self.base.len() {
+            self.resize_cold(|base| base.reserve(additional));
+        }
+    }
+
+    /// Tries to reserve room for at least `additional` more entries.
+    ///
+    /// # Errors
+    ///
+    /// If the capacity overflows or the allocator reports a failure.
+    #[inline]
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), TryReserveError> {
+        if additional > self.base.capacity() - self.base.len() {
+            match self.resize_cold(|base| base.try_reserve(additional)) {
+                Ok(()) => Ok(()),
+                // Produce std's error for the same condition.
+                Err(_) => std::collections::HashMap::<K, V>::new().try_reserve(usize::MAX),
+            }
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Shrinks the table as much as possible while keeping every entry.
+    #[inline]
+    pub fn shrink_to_fit(&mut self) {
+        self.resize_cold(|base| base.shrink_to_fit());
+    }
+
+    /// Shrinks the table to hold at least `min_capacity` entries (and every current entry).
+    #[inline]
+    pub fn shrink_to(&mut self, min_capacity: usize) {
+        self.resize_cold(|base| base.shrink_to(min_capacity));
+    }
+
+    /// The entry for `key`, for in-place manipulation.
+    ///
+    /// Counted as a lookup: a hit if the key is present, a miss if not.
+    #[inline]
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V, S> {
+        self.grow_for_insert();
+        let len = self.base.len();
+        let cell = self.gov.cell.as_deref();
+        match self.base.entry(key) {
+            hashbrown::hash_map::Entry::Occupied(o) => {
+                if let Some(c) = cell {
+                    record_lookup(c, true);
+                }
+                Entry::Occupied(OccupiedEntry::new(o, cell))
+            }
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                if let Some(c) = cell {
+                    record_lookup(c, false);
+                }
+                Entry::Vacant(VacantEntry::new(v, cell, len))
+            }
+        }
+    }
+
+    /// A reference to the value for `k`.
+    #[inline]
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let r = self.base.get(k);
+        if let Some(c) = self.gov.cell() {
+            record_lookup(c, r.is_some());
+        }
+        r
+    }
+
+    /// The key and value stored for `k`.
+    #[inline]
+    pub fn get_key_value<Q>(&self, k: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let r = self.base.get_key_value(k);
+        if let Some(c) = self.gov.cell() {
+            record_lookup(c, r.is_some());
+        }
+        r
+    }
+
+    /// Mutable references to the values of `N` distinct keys at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics if any two keys are equal (as std does).
+    #[inline]
+    pub fn get_disjoint_mut<Q, const N: usize>(&mut self, ks: [&Q; N]) -> [Option<&'_ mut V>; N]
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let cell = self.gov.cell.as_deref();
+        let r = self.base.get_disjoint_mut(ks);
+        if let Some(c) = cell {
+            for v in &r {
+                record_lookup(c, v.is_some());
+            }
+        }
+        r
+    }
+
+    /// Mutable references to the values of `N` keys at once, without checking that they are
+    /// distinct.
+    ///
+    /// # Safety
+    ///
+    /// Calling this with overlapping keys is undefined behaviour even if the references are
+    /// never used, exactly as for [`std::collections::HashMap::get_disjoint_unchecked_mut`].
+    #[allow(unsafe_code)] // forwards std's unsafe API; the contract is the caller's
+    #[inline]
+    pub unsafe fn get_disjoint_unchecked_mut<Q, const N: usize>(
+        &mut self,
+        ks: [&Q; N],
+    ) -> [Option<&'_ mut V>; N]
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let cell = self.gov.cell.as_deref();
+        // SAFETY: the caller guarantees the keys are pairwise distinct, which is hashbrown's
+        // requirement for the same method.
+        let r = unsafe { self.base.get_disjoint_unchecked_mut(ks) };
+        if let Some(c) = cell {
+            for v in &r {
+                record_lookup(c, v.is_some());
+            }
+        }
+        r
+    }
+
+    /// Whether the map holds `k`.
+    #[inline]
+    pub fn contains_key<Q>(&self, k: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let r = self.base.contains_key(k);
+        if let Some(c) = self.gov.cell() {
+            record_lookup(c, r);
+        }
+        r
+    }
+
+    /// A mutable reference to the value for `k`.
+    #[inline]
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let cell = self.gov.cell.as_deref();
+        let r = self.base.get_mut(k);
+        if let Some(c) = cell {
+            record_lookup(c, r.is_some());
+        }
+        r
+    }
+
+    /// Inserts a pair; returns the previous value if the key was present (the key itself is not
+    /// replaced, as in std).
+    #[inline]
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        self.grow_for_insert();
+        let old = self.base.insert(k, v);
+        if let Some(c) = self.gov.cell() {
+            match old {
+                None => c.on_insert(self.base.len()),
+                Some(_) => c.updates.add(1),
+            }
+        }
+        old
+    }
+
+    /// Removes `k`, returning its value if it was present.
+    #[inline]
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let r = self.base.remove(k);
+        if r.is_some() {
+            if let Some(c) = self.gov.cell() {
+                c.removes.add(1);
+            }
+        }
+        r
+    }
+
+    /// Removes `k`, returning the stored key and value if it was present.
+    #[inline]
+    pub fn remove_entry<Q>(&mut self, k: &Q) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let r = self.base.remove_entry(k);
+        if r.is_some() {
+            if let Some(c) = self.gov.cell() {
+                c.removes.add(1);
+            }
+        }
+        r
+    }
+}
+
+/// Brings a map's stats back in line with its table after an operation that may change many
+/// entries or the allocation, even if user code (`Hash`, `Eq`, a predicate, `Drop`) panics in
+/// the middle of it.
+struct Reconcile<'a, K, V, S> {
+    map: &'a mut HashMap<K, V, S>,
+    before: TableState,
+    /// The operation may reallocate or rehash: classify it as a resize.
+    resize: bool,
+    nanos: Option<u64>,
+    /// Measures the allocation afterwards; without it the allocation is `bytes_after`.
+    measure: Option<fn(&hashbrown::HashMap<K, V, S>) -> usize>,
+    bytes_after: usize,
+}
+
+fn allocation_size<K: Eq + Hash, V, S: BuildHasher>(m: &hashbrown::HashMap<K, V, S>) -> usize {
+    m.allocation_size()
+}
+
+impl<'a, K, V, S> Reconcile<'a, K, V, S> {
+    fn new(map: &'a mut HashMap<K, V, S>, resize: bool) -> Self {
+        let before = map.table_state();
+        Reconcile {
+            map,
+            before,
+            resize,
+            nanos: None,
+            measure: None,
+            bytes_after: before.bytes,
+        }
+    }
+}
+
+impl<K, V, S> Drop for Reconcile<'_, K, V, S> {
+    fn drop(&mut self) {
+        let mut after = self.map.table_state();
+        after.bytes = match self.measure {
+            Some(measure) => measure(&self.map.base),
+            None => self.bytes_after,
+        };
+        if let Some(c) = self.map.gov.cell() {
+            if after.len < self.before.len {
+                c.removes.add((self.before.len - after.len) as u64);
+            } else if after.len > self.before.len {
+                c.inserts.add((after.len - self.before.len) as u64);
+            }
+            if after.len as u64 > c.peak_len.get() {
+                c.peak_len.set(after.len as u64);
+            }
+        }
+        if self.resize || after.bytes != self.before.bytes {
+            self.map
+                .gov
+                .after_resize::<K, V>(self.before, after, self.nanos);
+        }
+    }
+}
+
+impl<K, V, S> Clone for HashMap<K, V, S>
+where
+    K: Clone,
+    V: Clone,
+    S: Clone,
+{
+    /// A copy of the map, attributed to the caller's location (and keeping the name).
+    #[track_caller]
+    fn clone(&self) -> Self {
+        let base = self.base.clone();
+        // The copy has the source's bucket count, hence its allocation size.
+        let state = TableState {
+            len: base.len(),
+            capacity: base.capacity(),
+            bytes: self.table_state().bytes,
+        };
+        let gov = self.gov.for_clone::<K, V>(state);
+        HashMap { base, gov }
+    }
+
+    /// Replaces the contents with a copy of `source`'s, reusing the allocation when it fits.
+    fn clone_from(&mut self, source: &Self) {
+        // Drop our entries first (through `clear`, so a panicking `Drop` is accounted for);
+        // then hashbrown's `clone_from` leaves the table at the source's size, even if a
+        // `clone` panics (it then empties the table).
+        self.clear();
+        let source_bytes = source.table_state().bytes;
+        let mut guard = Reconcile::new(self, false);
+        guard.bytes_after = source_bytes;
+        guard.map.base.clone_from(&source.base);
+    }
+}
+
+impl<K, V, S> PartialEq for HashMap<K, V, S>
+where
+    K: Eq + Hash,
+    V: PartialEq,
+    S: BuildHasher,
+{
+    fn eq(&self, other: &HashMap<K, V, S>) -> bool {
+        self.base == other.base
+    }
+}
+
+impl<K, V, S> Eq for HashMap<K, V, S>
+where
+    K: Eq + Hash,
+    V: Eq,
+    S: BuildHasher,
+{
+}
+
+impl<K, V, S> Debug for HashMap<K, V, S>
+where
+    K: Debug,
+    V: Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.base.iter()).finish()
+    }
+}
+
+impl<K, V, S> Default for HashMap<K, V, S>
+where
+    S: Default,
+{
+    /// An empty map with the default hasher, attributed to the caller's location.
+    #[inline]
+    #[track_caller]
+    fn default() -> HashMap<K, V, S> {
+        HashMap::with_hasher(S::default())
+    }
+}
+
+impl<K, Q, V, S> Index<&Q> for HashMap<K, V, S>
+where
+    K: Eq + Hash + Borrow<Q>,
+    Q: Eq + Hash + ?Sized,
+    S: BuildHasher,
+{
+    type Output = V;
+
+    /// # Panics
+    ///
+    /// Panics if the key is not present.
+    #[inline]
+    fn index(&self, key: &Q) -> &V {
+        self.get(key).expect("no entry found for key")
+    }
+}
+
+impl<'a, K, V, S> IntoIterator for &'a HashMap<K, V, S> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+
+    #[inline]
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}
+
+impl<'a, K, V, S> IntoIterator for &'a mut HashMap<K, V, S> {
+    type Item = (&'a K, &'a mut V);
+    type IntoIter = IterMut<'a, K, V>;
+
+    #[inline]
+    fn into_iter(self) -> IterMut<'a, K, V> {
+        self.iter_mut()
+    }
+}
+
+impl<K, V, S> IntoIterator for HashMap<K, V, S> {
+    type Item = (K, V);
+    type IntoIter = IntoIter<K, V>;
+
+    /// Consumes the map; its stats are retired as if it were dropped.
+    #[inline]
+    fn into_iter(self) -> IntoIter<K, V> {
+        let HashMap { base, gov } = self;
+        drop(gov);
+        base.into_iter()
+    }
+}
+
+impl<K, V, S> FromIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Eq + Hash,
+    S: BuildHasher + Default,
+{
+    /// Builds a map, attributed to the caller of `from_iter` (for `collect()`, see the crate
+    /// docs on call sites).
+    #[track_caller]
+    fn from_iter<T: IntoIterator<Item = (K, V)>>(iter: T) -> HashMap<K, V, S> {
+        let mut map = HashMap::with_hasher(S::default());
+        map.extend(iter);
+        map
+    }
+}
+
+impl<K, V, S> Extend<(K, V)> for HashMap<K, V, S>
+where
+    K: Eq + Hash,
+    S: BuildHasher,
+{
+    #[inline]
+    fn extend<T: IntoIterator<Item = (K, V)>>(&mut self, iter: T) {
+        // The same reservation as std's (hashbrown's) `extend`.
+        let iter = iter.into_iter();
+        let reserve = if self.is_empty() {
+            iter.size_hint().0
+        } else {
+            iter.size_hint().0.div_ceil(2)
+        };
+        self.reserve(reserve);
+        iter.for_each(move |(k, v)| {
+            self.insert(k, v);
+        });
+    }
+}
+
+impl<'a, K, V, S> Extend<(&'a K, &'a V)> for HashMap<K, V, S>
+where
+    K: Eq + Hash + Copy,
+    V: Copy,
+    S: BuildHasher,
+{
+    #[inline]
+    fn extend<T: IntoIterator<Item = (&'a K, &'a V)>>(&mut self, iter: T) {
+        self.extend(iter.into_iter().map(|(&k, &v)| (k, v)));
+    }
+}
+
+impl<K, V, const N: usize> From<[(K, V); N]> for HashMap<K, V, RandomState>
+where
+    K: Eq + Hash,
+{
+    /// Builds a map from an array of pairs, attributed to the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map = mapgov::HashMap::from([(1, 2), (3, 4)]);
+    /// assert_eq!(map[&3], 4);
+    /// ```
+    #[track_caller]
+    fn from(arr: [(K, V); N]) -> Self {
+        let mut map = HashMap::with_hasher(RandomState::new());
+        map.extend(arr);
+        map
+    }
+}

@@ -1,0 +1,203 @@
+//! The process-global registry: interned creation sites and individually tracked maps.
+//!
+//! Only the cold path comes here: a map's first allocation (site lookup, through a per-thread
+//! cache), a map becoming tracked, a tracked map's drop, and snapshots. The lock is never taken
+//! by an ordinary map operation.
+
+use std::cell::Cell;
+use std::collections::HashMap as StdMap;
+use std::panic::Location;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::stats::{MapCell, SiteCell};
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SiteKey {
+    file: &'static str,
+    line: u32,
+    column: u32,
+    name: Option<&'static str>,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) sites: Vec<&'static SiteCell>,
+    index: StdMap<SiteKey, &'static SiteCell>,
+    names: StdMap<Box<str>, &'static str>,
+    files: StdMap<Box<str>, &'static str>,
+    /// Tracked maps; `None` marks a free slot.
+    pub(crate) maps: Vec<Option<Arc<MapCell>>>,
+    free: Vec<usize>,
+}
+
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+pub(crate) static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Locks the registry. A panic while it was held cannot leave it inconsistent (every update is
+/// a single push or store), so poisoning is ignored.
+pub(crate) fn lock() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Registry {
+    fn intern_name(&mut self, name: &str) -> &'static str {
+        if let Some(n) = self.names.get(name) {
+            return n;
+        }
+        let leaked: &'static str = Box::leak(name.into());
+        self.names.insert(name.into(), leaked);
+        leaked
+    }
+
+    fn intern_file(&mut self, file: &str) -> &'static str {
+        if let Some(n) = self.files.get(file) {
+            return n;
+        }
+        let leaked: &'static str = Box::leak(file.into());
+        self.files.insert(file.into(), leaked);
+        leaked
+    }
+
+    /// The site cell for a location and name, created on first use (and never freed: sites are
+    /// bounded by the program's code, and their totals outlive their maps).
+    #[allow(clippy::too_many_arguments)] // internal; every argument is a distinct site field
+    fn site(
+        &mut self,
+        file: &'static str,
+        line: u32,
+        column: u32,
+        name: Option<&'static str>,
+        resolved: bool,
+        key_type: &'static str,
+        value_type: &'static str,
+    ) -> &'static SiteCell {
+        let key = SiteKey {
+            file,
+            line,
+            column,
+            name,
+        };
+        if let Some(site) = self.index.get(&key) {
+            return site;
+        }
+        let site: &'static SiteCell = Box::leak(Box::new(SiteCell::new(
+            file, line, column, name, resolved, key_type, value_type,
+        )));
+        self.index.insert(key, site);
+        self.sites.push(site);
+        site
+    }
+}
+
+const SITE_CACHE: usize = 64;
+
+thread_local! {
+    /// Direct-mapped cache from a `Location`'s address to its unnamed site.
+    static SITE_CACHE_SLOTS: [Cell<(usize, Option<&'static SiteCell>)>; SITE_CACHE] =
+        const { [const { Cell::new((0, None)) }; SITE_CACHE] };
+}
+
+/// The unnamed site of `loc`, through a per-thread cache (no lock when cached).
+pub(crate) fn site_for<K, V>(loc: &'static Location<'static>) -> &'static SiteCell {
+    let addr = loc as *const Location<'static> as usize;
+    let slot = (addr >> 3) % SITE_CACHE;
+    let cached = SITE_CACHE_SLOTS.try_with(|c| {
+        let (a, s) = c[slot].get();
+        if a == addr { s } else { None }
+    });
+    if let Ok(Some(site)) = cached {
+        return site;
+    }
+    let site = lock().site(
+        loc.file(),
+        loc.line(),
+        loc.column(),
+        None,
+        false,
+        std::any::type_name::<K>(),
+        std::any::type_name::<V>(),
+    );
+    let _ = SITE_CACHE_SLOTS.try_with(|c| c[slot].set((addr, Some(site))));
+    site
+}
+
+/// The named site of `loc`.
+pub(crate) fn named_site<K, V>(
+    file: &str,
+    line: u32,
+    column: u32,
+    name: Option<&str>,
+    resolved: bool,
+) -> &'static SiteCell {
+    let mut reg = lock();
+    let name = name.map(|n| reg.intern_name(n));
+    let file = reg.intern_file(file);
+    reg.site(
+        file,
+        line,
+        column,
+        name,
+        resolved,
+        std::any::type_name::<K>(),
+        std::any::type_name::<V>(),
+    )
+}
+
+/// Registers `cell` as tracked: flushes it to its site first so that snapshots can add its live
+/// counters on top of the site without counting anything twice.
+pub(crate) fn track(cell: &Arc<MapCell>) {
+    let mut reg = lock();
+    if cell.is_tracked() {
+        return;
+    }
+    cell.flush_to_site();
+    let slot = match reg.free.pop() {
+        Some(i) => {
+            reg.maps[i] = Some(Arc::clone(cell));
+            i
+        }
+        None => {
+            reg.maps.push(Some(Arc::clone(cell)));
+            reg.maps.len() - 1
+        }
+    };
+    let _ = cell.tracked_since.set(Instant::now());
+    LazyLock::force(&START);
+    cell.slot.store(slot as u64, Relaxed);
+    cell.id.store(NEXT_ID.fetch_add(1, Relaxed), Relaxed);
+}
+
+/// Retires a map's cell: flushes what is left to the site and counts the map as dropped.
+pub(crate) fn retire(cell: &Arc<MapCell>) {
+    if cell.is_tracked() {
+        let mut reg = lock();
+        retire_flush(cell);
+        let slot = cell.slot.load(Relaxed) as usize;
+        if let Some(entry) = reg.maps.get_mut(slot) {
+            if entry.as_ref().is_some_and(|c| Arc::ptr_eq(c, cell)) {
+                *entry = None;
+                reg.free.push(slot);
+            }
+        }
+    } else {
+        retire_flush(cell);
+    }
+}
+
+fn retire_flush(cell: &MapCell) {
+    cell.flush_to_site();
+    // A dropped map holds no entries and no memory any more.
+    cell.site
+        .entries
+        .fetch_sub(cell.flushed.len.get() as i64, Relaxed);
+    cell.site
+        .bytes
+        .fetch_sub(cell.flushed.bytes.get() as i64, Relaxed);
+    cell.flushed.len.set(0);
+    cell.flushed.bytes.set(0);
+    cell.site.maps_dropped.fetch_add(1, Relaxed);
+}

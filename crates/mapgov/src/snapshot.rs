@@ -1,0 +1,369 @@
+//! Snapshots: a copy of every tracked map's stats and every site's aggregates.
+//!
+//! Taking a snapshot holds the registry lock while it copies counters (microseconds for
+//! thousands of maps). No ordinary map operation takes that lock, so a snapshot never blocks
+//! one; only the cold events (a map becoming tracked, a tracked map's drop) wait for it.
+
+use std::collections::HashMap as StdMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::registry;
+use crate::stats::{MapCell, SiteCell, TotalsValue};
+
+/// Where a map was created: the caller's file, line and column.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
+pub struct Site {
+    /// Source file, as the compiler names it (relative to the workspace for local crates).
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl Site {
+    /// A site from its parts.
+    pub fn new(file: impl Into<String>, line: u32, column: u32) -> Site {
+        Site {
+            file: file.into(),
+            line,
+            column,
+        }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// The stats of one individually tracked map.
+///
+/// Counts are exact for operations made through the map's own thread. `hits` and `misses` are
+/// exact when the map counts every lookup (`lookup_sample == 1`), and otherwise unbiased
+/// estimates (each lookup sampled with probability `1 / lookup_sample`, counting
+/// `lookup_sample`).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
+pub struct MapStats {
+    /// Process-unique id, assigned when the map became tracked (0 for a map that is not).
+    pub id: u64,
+    /// The map's name (`.named(..)`), if any.
+    pub name: Option<String>,
+    /// Where the map was created.
+    pub site: Site,
+    /// Whether `site` was recovered from a backtrace because the compiler named a std location.
+    pub site_from_backtrace: bool,
+    /// `std::any::type_name` of the key type.
+    pub key_type: String,
+    /// `std::any::type_name` of the value type (`()` for sets).
+    pub value_type: String,
+    /// Entries now.
+    pub len: u64,
+    /// Entries the table holds without growing, as of its last resize (tombstones left by
+    /// removals are not subtracted).
+    pub capacity: u64,
+    /// Exact bytes of the table's allocation (hashbrown's `allocation_size()`).
+    pub allocated_bytes: u64,
+    /// Bytes beyond what a table sized for `len` needs: what `shrink_to_fit()` would free.
+    pub wasted_bytes: u64,
+    /// The most entries the map ever held.
+    pub peak_len: u64,
+    /// New keys inserted.
+    pub inserts: u64,
+    /// Inserts that replaced the value of an existing key.
+    pub updates: u64,
+    /// Keys removed (by `remove`, `retain`, `drain`, `clear`, `extract_if`, ...).
+    pub removes: u64,
+    /// Lookups that found their key (see the type's docs on sampling).
+    pub hits: u64,
+    /// Lookups that did not find their key.
+    pub misses: u64,
+    /// How lookups are counted: 1 = every one, N = one in N with weight N.
+    pub lookup_sample: u32,
+    /// Reallocations to a larger table.
+    pub grows: u64,
+    /// In-place rehashes (tombstones cleared without a new allocation).
+    pub rehashes: u64,
+    /// Reallocations to a smaller table (or freeing it).
+    pub shrinks: u64,
+    /// Total time of the timed resizes (tables of at least `MAPGOV_TIME_MIN_BYTES`).
+    pub resize_nanos: u64,
+    /// The longest single timed resize.
+    pub resize_max_nanos: u64,
+    /// Time since the map became tracked (for maps tracked from their first allocation, since
+    /// creation).
+    #[cfg_attr(feature = "serde", serde(with = "secs_f64"))]
+    pub age: Duration,
+}
+
+/// Aggregates for one creation site and name, over every map created there: tracked or not,
+/// live or dropped.
+///
+/// Live maps' contributions are exact for tracked maps; an untracked map adds its counters when
+/// it allocates, resizes and drops, so between those moments its latest operations are not yet
+/// included. A dropped map's totals stay in its site.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
+pub struct SiteStats {
+    /// Where the maps were created.
+    pub site: Site,
+    /// The name the maps were given, if any.
+    pub name: Option<String>,
+    /// Whether `site` was recovered from a backtrace.
+    pub site_from_backtrace: bool,
+    /// Key type of the first map created here.
+    pub key_type: String,
+    /// Value type of the first map created here.
+    pub value_type: String,
+    /// Maps alive now.
+    pub maps_live: u64,
+    /// Maps created (that allocated, or were named).
+    pub maps_created: u64,
+    /// Maps dropped.
+    pub maps_dropped: u64,
+    /// Live maps that are tracked individually.
+    pub maps_tracked: u64,
+    /// Entries in the live maps.
+    pub entries: u64,
+    /// Bytes of the live maps' tables.
+    pub allocated_bytes: u64,
+    /// Wasted bytes of the live tracked maps.
+    pub wasted_bytes: u64,
+    /// The most entries any map of this site held.
+    pub peak_len: u64,
+    /// New keys inserted.
+    pub inserts: u64,
+    /// Values replaced.
+    pub updates: u64,
+    /// Keys removed.
+    pub removes: u64,
+    /// Lookup hits (sampled; see [`MapStats`]).
+    pub hits: u64,
+    /// Lookup misses (sampled; see [`MapStats`]).
+    pub misses: u64,
+    /// Growths.
+    pub grows: u64,
+    /// In-place rehashes.
+    pub rehashes: u64,
+    /// Shrinks.
+    pub shrinks: u64,
+    /// Total time of timed resizes.
+    pub resize_nanos: u64,
+    /// The longest single timed resize.
+    pub resize_max_nanos: u64,
+}
+
+/// Every tracked map and every site, at one moment.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// Wall-clock time of the snapshot, milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// Whether governance is on (`MAPGOV` not `off`).
+    pub enabled: bool,
+    /// Individually tracked maps, largest allocation first.
+    pub maps: Vec<MapStats>,
+    /// Per-site aggregates, largest allocation first.
+    pub sites: Vec<SiteStats>,
+}
+
+impl Snapshot {
+    /// Total bytes of all live maps' tables.
+    pub fn total_bytes(&self) -> u64 {
+        self.sites.iter().map(|s| s.allocated_bytes).sum()
+    }
+
+    /// Total live maps.
+    pub fn total_maps(&self) -> u64 {
+        self.sites.iter().map(|s| s.maps_live).sum()
+    }
+
+    /// The site of a given file and line, if any map was created there (first match).
+    pub fn site_at(&self, file_suffix: &str, line: u32) -> Option<&SiteStats> {
+        self.sites
+            .iter()
+            .find(|s| s.site.line == line && s.site.file.ends_with(file_suffix))
+    }
+
+    /// The tracked map with this name (first match).
+    pub fn map_named(&self, name: &str) -> Option<&MapStats> {
+        self.maps.iter().find(|m| m.name.as_deref() == Some(name))
+    }
+}
+
+/// Takes a snapshot of every governed map in the process.
+///
+/// # Examples
+///
+/// ```
+/// let mut m = mapgov::HashMap::new().named("doc-example");
+/// m.insert(1u64, 2u64);
+/// let snap = mapgov::snapshot();
+/// assert!(snap.sites.iter().any(|s| s.name.as_deref() == Some("doc-example")));
+/// ```
+pub fn snapshot() -> Snapshot {
+    let reg = registry::lock();
+    let cells: Vec<Arc<MapCell>> = reg.maps.iter().flatten().cloned().collect();
+    let mut sites: Vec<SiteStats> = Vec::with_capacity(reg.sites.len());
+    let mut index: StdMap<*const SiteCell, usize> = StdMap::with_capacity(reg.sites.len());
+    for site in &reg.sites {
+        if site.maps_created.load(Relaxed) == 0 {
+            // Every map created here moved to a named or recovered site.
+            continue;
+        }
+        index.insert(*site as *const SiteCell, sites.len());
+        sites.push(site_base(site));
+    }
+    let mut maps = Vec::with_capacity(cells.len());
+    for cell in &cells {
+        let stats = map_stats(cell);
+        if let Some(&i) = index.get(&(cell.site as *const SiteCell)) {
+            let s = &mut sites[i];
+            let unflushed = cell.totals().saturating_sub(&cell.flushed.totals.load());
+            add_totals(s, &unflushed);
+            s.entries = add_signed(s.entries, stats.len as i64 - cell.flushed.len.get() as i64);
+            s.allocated_bytes = add_signed(
+                s.allocated_bytes,
+                stats.allocated_bytes as i64 - cell.flushed.bytes.get() as i64,
+            );
+            s.wasted_bytes += stats.wasted_bytes;
+            s.maps_tracked += 1;
+            s.peak_len = s.peak_len.max(stats.peak_len);
+            s.resize_max_nanos = s.resize_max_nanos.max(stats.resize_max_nanos);
+        }
+        maps.push(stats);
+    }
+    drop(reg);
+    maps.sort_by(|a, b| b.allocated_bytes.cmp(&a.allocated_bytes).then(a.id.cmp(&b.id)));
+    sites.sort_by(|a, b| {
+        b.allocated_bytes
+            .cmp(&a.allocated_bytes)
+            .then_with(|| a.site.cmp(&b.site))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Snapshot {
+        taken_at_unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        enabled: crate::config::get().enabled,
+        maps,
+        sites,
+    }
+}
+
+fn add_signed(v: u64, d: i64) -> u64 {
+    if d >= 0 {
+        v.saturating_add(d as u64)
+    } else {
+        v.saturating_sub(d.unsigned_abs())
+    }
+}
+
+fn add_totals(s: &mut SiteStats, t: &TotalsValue) {
+    s.inserts += t.inserts;
+    s.updates += t.updates;
+    s.removes += t.removes;
+    s.hits += t.hits;
+    s.misses += t.misses;
+    s.grows += t.grows;
+    s.rehashes += t.rehashes;
+    s.shrinks += t.shrinks;
+    s.resize_nanos += t.resize_nanos;
+}
+
+fn site_base(site: &SiteCell) -> SiteStats {
+    let created = site.maps_created.load(Relaxed);
+    let dropped = site.maps_dropped.load(Relaxed);
+    let t = site.totals.load();
+    SiteStats {
+        site: Site::new(site.file, site.line, site.column),
+        name: site.name.map(str::to_owned),
+        site_from_backtrace: site.resolved,
+        key_type: site.key_type.to_owned(),
+        value_type: site.value_type.to_owned(),
+        maps_live: created.saturating_sub(dropped),
+        maps_created: created,
+        maps_dropped: dropped,
+        maps_tracked: 0,
+        entries: site.entries.load(Relaxed).max(0) as u64,
+        allocated_bytes: site.bytes.load(Relaxed).max(0) as u64,
+        wasted_bytes: 0,
+        peak_len: site.peak_len.load(Relaxed),
+        inserts: t.inserts,
+        updates: t.updates,
+        removes: t.removes,
+        hits: t.hits,
+        misses: t.misses,
+        grows: t.grows,
+        rehashes: t.rehashes,
+        shrinks: t.shrinks,
+        resize_nanos: t.resize_nanos,
+        resize_max_nanos: site.resize_max_nanos.load(Relaxed),
+    }
+}
+
+/// The stats of one map from its cell.
+pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
+    let len = cell.len();
+    let bytes = cell.bytes.get();
+    let needed = cell.needed_bytes(len);
+    let t = cell.totals();
+    MapStats {
+        id: cell.id.load(Relaxed),
+        name: cell.site.name.map(str::to_owned),
+        site: Site::new(cell.site.file, cell.site.line, cell.site.column),
+        site_from_backtrace: cell.site.resolved,
+        key_type: cell.key_type.to_owned(),
+        value_type: cell.value_type.to_owned(),
+        len,
+        capacity: cell.capacity.get(),
+        allocated_bytes: bytes,
+        wasted_bytes: bytes.saturating_sub(needed),
+        peak_len: cell.peak_len.get(),
+        inserts: t.inserts,
+        updates: t.updates,
+        removes: t.removes,
+        hits: t.hits,
+        misses: t.misses,
+        lookup_sample: cell.lookup_sample.load(Relaxed),
+        grows: t.grows,
+        rehashes: t.rehashes,
+        shrinks: t.shrinks,
+        resize_nanos: t.resize_nanos,
+        resize_max_nanos: cell.resize_max_nanos.get(),
+        age: cell
+            .tracked_since
+            .get()
+            .map(|t| t.elapsed())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(feature = "serde")]
+mod secs_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}

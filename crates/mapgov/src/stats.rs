@@ -1,0 +1,539 @@
+//! The counters behind every governed map and every creation site.
+//!
+//! Hot-path rule: a map's ordinary operations touch only its own [`MapCell`], with single-writer
+//! relaxed `load` + `store` (no read-modify-write, no lock). Lookups through `&self` may run on
+//! many threads at once; they are sampled (see [`record_lookup`]) so that only one in N writes
+//! to shared memory, and that write is a `fetch_add`.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// A counter with a single writer: a relaxed load and store, which compiles to plain moves.
+///
+/// Readers on other threads see a value that was current at some recent point.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) const fn new(v: u64) -> Counter {
+        Counter(AtomicU64::new(v))
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&self, v: u64) {
+        self.0.store(v, Relaxed)
+    }
+
+    /// Adds `n`. Only the single writer may call this.
+    #[inline(always)]
+    pub(crate) fn add(&self, n: u64) {
+        self.set(self.get().wrapping_add(n))
+    }
+}
+
+/// Aggregates for one creation site and name, shared by every map created there.
+///
+/// Updated with atomic read-modify-writes, but only on the cold path: when a map allocates for
+/// the first time, resizes, becomes tracked, or is dropped.
+#[derive(Debug)]
+pub(crate) struct SiteCell {
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+    pub(crate) name: Option<&'static str>,
+    /// Whether the location was recovered from a backtrace (the compiler gave a std location).
+    pub(crate) resolved: bool,
+    pub(crate) key_type: &'static str,
+    pub(crate) value_type: &'static str,
+    pub(crate) maps_created: AtomicU64,
+    pub(crate) maps_dropped: AtomicU64,
+    pub(crate) entries: AtomicI64,
+    pub(crate) bytes: AtomicI64,
+    pub(crate) peak_len: AtomicU64,
+    pub(crate) totals: Totals<AtomicU64>,
+    pub(crate) resize_max_nanos: AtomicU64,
+}
+
+/// The additive counters of a map, in one shape for the map's cell, its flushed share and its
+/// site.
+#[derive(Debug, Default)]
+pub(crate) struct Totals<C> {
+    pub(crate) inserts: C,
+    pub(crate) updates: C,
+    pub(crate) removes: C,
+    pub(crate) hits: C,
+    pub(crate) misses: C,
+    pub(crate) grows: C,
+    pub(crate) rehashes: C,
+    pub(crate) shrinks: C,
+    pub(crate) resize_nanos: C,
+}
+
+/// Plain-number copy of [`Totals`].
+pub(crate) type TotalsValue = Totals<u64>;
+
+impl Totals<u64> {
+    pub(crate) fn saturating_sub(&self, o: &TotalsValue) -> TotalsValue {
+        self.zip(o, u64::saturating_sub)
+    }
+
+    pub(crate) fn zip(&self, o: &TotalsValue, f: impl Fn(u64, u64) -> u64) -> TotalsValue {
+        Totals {
+            inserts: f(self.inserts, o.inserts),
+            updates: f(self.updates, o.updates),
+            removes: f(self.removes, o.removes),
+            hits: f(self.hits, o.hits),
+            misses: f(self.misses, o.misses),
+            grows: f(self.grows, o.grows),
+            rehashes: f(self.rehashes, o.rehashes),
+            shrinks: f(self.shrinks, o.shrinks),
+            resize_nanos: f(self.resize_nanos, o.resize_nanos),
+        }
+    }
+
+    pub(crate) fn fields(&self) -> [u64; 9] {
+        [
+            self.inserts,
+            self.updates,
+            self.removes,
+            self.hits,
+            self.misses,
+            self.grows,
+            self.rehashes,
+            self.shrinks,
+            self.resize_nanos,
+        ]
+    }
+}
+
+impl Totals<AtomicU64> {
+    fn cells(&self) -> [&AtomicU64; 9] {
+        [
+            &self.inserts,
+            &self.updates,
+            &self.removes,
+            &self.hits,
+            &self.misses,
+            &self.grows,
+            &self.rehashes,
+            &self.shrinks,
+            &self.resize_nanos,
+        ]
+    }
+
+    pub(crate) fn load(&self) -> TotalsValue {
+        let [a, b, c, d, e, f, g, h, i] = self.cells().map(|x| x.load(Relaxed));
+        Totals {
+            inserts: a,
+            updates: b,
+            removes: c,
+            hits: d,
+            misses: e,
+            grows: f,
+            rehashes: g,
+            shrinks: h,
+            resize_nanos: i,
+        }
+    }
+
+    /// Adds `v` with read-modify-writes (several writers).
+    pub(crate) fn fetch_add(&self, v: &TotalsValue) {
+        for (cell, n) in self.cells().into_iter().zip(v.fields()) {
+            if n != 0 {
+                cell.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// Subtracts `v` (used when a map is re-homed to the site a backtrace found).
+    pub(crate) fn fetch_sub(&self, v: &TotalsValue) {
+        for (cell, n) in self.cells().into_iter().zip(v.fields()) {
+            if n != 0 {
+                cell.fetch_sub(n, Relaxed);
+            }
+        }
+    }
+}
+
+impl SiteCell {
+    pub(crate) fn new(
+        file: &'static str,
+        line: u32,
+        column: u32,
+        name: Option<&'static str>,
+        resolved: bool,
+        key_type: &'static str,
+        value_type: &'static str,
+    ) -> SiteCell {
+        SiteCell {
+            file,
+            line,
+            column,
+            name,
+            resolved,
+            key_type,
+            value_type,
+            maps_created: AtomicU64::new(0),
+            maps_dropped: AtomicU64::new(0),
+            entries: AtomicI64::new(0),
+            bytes: AtomicI64::new(0),
+            peak_len: AtomicU64::new(0),
+            totals: Totals::default(),
+            resize_max_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The per-map stats block, allocated when the map first allocates its table (or is named).
+///
+/// The owning map is its only writer for everything but `hits` and `misses`; the registry and
+/// snapshots read it from other threads.
+#[derive(Debug)]
+pub(crate) struct MapCell {
+    // --- written on ordinary operations (one cache line) ---
+    pub(crate) inserts: Counter,
+    pub(crate) updates: Counter,
+    pub(crate) removes: Counter,
+    pub(crate) peak_len: Counter,
+    /// Entries the map held when this cell started counting (a clone starts full).
+    pub(crate) len_base: Counter,
+    /// Lookups: several threads may add to these (sampled `fetch_add`).
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    /// Lookup sampling interval for this map (1 = exact).
+    pub(crate) lookup_sample: AtomicU32,
+    // --- written on the cold path ---
+    pub(crate) grows: Counter,
+    pub(crate) rehashes: Counter,
+    pub(crate) shrinks: Counter,
+    pub(crate) resize_nanos: Counter,
+    pub(crate) resize_max_nanos: Counter,
+    pub(crate) timed_resizes: Counter,
+    pub(crate) bytes: Counter,
+    pub(crate) capacity: Counter,
+    /// What this map has already added to its site's aggregates.
+    pub(crate) flushed: Flushed,
+    // --- identity ---
+    pub(crate) site: &'static SiteCell,
+    pub(crate) key_type: &'static str,
+    pub(crate) value_type: &'static str,
+    pub(crate) entry_size: usize,
+    pub(crate) entry_align: usize,
+    /// Nonzero once tracked.
+    pub(crate) id: AtomicU64,
+    pub(crate) tracked_since: OnceLock<Instant>,
+    pub(crate) slot: AtomicU64,
+}
+
+/// The share of a map's counters already added to its site.
+#[derive(Debug, Default)]
+pub(crate) struct Flushed {
+    pub(crate) totals: Totals<Counter>,
+    pub(crate) len: Counter,
+    pub(crate) bytes: Counter,
+}
+
+impl Totals<Counter> {
+    pub(crate) fn load(&self) -> TotalsValue {
+        Totals {
+            inserts: self.inserts.get(),
+            updates: self.updates.get(),
+            removes: self.removes.get(),
+            hits: self.hits.get(),
+            misses: self.misses.get(),
+            grows: self.grows.get(),
+            rehashes: self.rehashes.get(),
+            shrinks: self.shrinks.get(),
+            resize_nanos: self.resize_nanos.get(),
+        }
+    }
+
+    pub(crate) fn store(&self, v: &TotalsValue) {
+        self.inserts.set(v.inserts);
+        self.updates.set(v.updates);
+        self.removes.set(v.removes);
+        self.hits.set(v.hits);
+        self.misses.set(v.misses);
+        self.grows.set(v.grows);
+        self.rehashes.set(v.rehashes);
+        self.shrinks.set(v.shrinks);
+        self.resize_nanos.set(v.resize_nanos);
+    }
+}
+
+impl MapCell {
+    pub(crate) fn new<K, V>(site: &'static SiteCell, lookup_sample: u32) -> Arc<MapCell> {
+        Arc::new(MapCell {
+            inserts: Counter::new(0),
+            updates: Counter::new(0),
+            removes: Counter::new(0),
+            peak_len: Counter::new(0),
+            len_base: Counter::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            lookup_sample: AtomicU32::new(lookup_sample),
+            grows: Counter::new(0),
+            rehashes: Counter::new(0),
+            shrinks: Counter::new(0),
+            resize_nanos: Counter::new(0),
+            resize_max_nanos: Counter::new(0),
+            timed_resizes: Counter::new(0),
+            bytes: Counter::new(0),
+            capacity: Counter::new(0),
+            flushed: Flushed::default(),
+            site,
+            key_type: std::any::type_name::<K>(),
+            value_type: std::any::type_name::<V>(),
+            entry_size: std::mem::size_of::<(K, V)>(),
+            entry_align: std::mem::align_of::<(K, V)>(),
+            id: AtomicU64::new(0),
+            tracked_since: OnceLock::new(),
+            slot: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    /// A copy of this cell's counters and identity for the same map at another site (nothing
+    /// flushed to the new site yet).
+    pub(crate) fn moved_to(&self, site: &'static SiteCell) -> MapCell {
+        let c = |x: &Counter| Counter::new(x.get());
+        MapCell {
+            inserts: c(&self.inserts),
+            updates: c(&self.updates),
+            removes: c(&self.removes),
+            peak_len: c(&self.peak_len),
+            len_base: c(&self.len_base),
+            hits: AtomicU64::new(self.hits.load(Relaxed)),
+            misses: AtomicU64::new(self.misses.load(Relaxed)),
+            lookup_sample: AtomicU32::new(self.lookup_sample.load(Relaxed)),
+            grows: c(&self.grows),
+            rehashes: c(&self.rehashes),
+            shrinks: c(&self.shrinks),
+            resize_nanos: c(&self.resize_nanos),
+            resize_max_nanos: c(&self.resize_max_nanos),
+            timed_resizes: c(&self.timed_resizes),
+            bytes: c(&self.bytes),
+            capacity: c(&self.capacity),
+            flushed: Flushed::default(),
+            site,
+            key_type: self.key_type,
+            value_type: self.value_type,
+            entry_size: self.entry_size,
+            entry_align: self.entry_align,
+            id: AtomicU64::new(self.id.load(Relaxed)),
+            tracked_since: self.tracked_since.clone(),
+            slot: AtomicU64::new(self.slot.load(Relaxed)),
+        }
+    }
+
+    /// Entries the map holds, derived from the counters (exact for the owner; recent for others).
+    #[inline]
+    pub(crate) fn len(&self) -> u64 {
+        (self.len_base.get() + self.inserts.get()).saturating_sub(self.removes.get())
+    }
+
+    /// Counts a new key; `len` is the map's length after the insert.
+    #[inline(always)]
+    pub(crate) fn on_insert(&self, len: usize) {
+        self.inserts.add(1);
+        let len = len as u64;
+        if len > self.peak_len.get() {
+            self.peak_len.set(len);
+        }
+    }
+
+    /// The current totals.
+    pub(crate) fn totals(&self) -> TotalsValue {
+        Totals {
+            inserts: self.inserts.get(),
+            updates: self.updates.get(),
+            removes: self.removes.get(),
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            grows: self.grows.get(),
+            rehashes: self.rehashes.get(),
+            shrinks: self.shrinks.get(),
+            resize_nanos: self.resize_nanos.get(),
+        }
+    }
+
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.id.load(Relaxed) != 0
+    }
+
+    /// Adds everything not yet flushed to the site, and remembers it as flushed.
+    ///
+    /// Called by the owning map (resize, drop) or under the registry lock for tracked maps.
+    pub(crate) fn flush_to_site(&self) {
+        let now = self.totals();
+        let delta = now.saturating_sub(&self.flushed.totals.load());
+        self.site.totals.fetch_add(&delta);
+        self.flushed.totals.store(&now);
+        let len = self.len();
+        let d_len = len as i64 - self.flushed.len.get() as i64;
+        if d_len != 0 {
+            self.site.entries.fetch_add(d_len, Relaxed);
+        }
+        self.flushed.len.set(len);
+        let bytes = self.bytes.get();
+        let d_bytes = bytes as i64 - self.flushed.bytes.get() as i64;
+        if d_bytes != 0 {
+            self.site.bytes.fetch_add(d_bytes, Relaxed);
+        }
+        self.flushed.bytes.set(bytes);
+        self.site.peak_len.fetch_max(self.peak_len.get(), Relaxed);
+        self.site
+            .resize_max_nanos
+            .fetch_max(self.resize_max_nanos.get(), Relaxed);
+    }
+
+    /// Takes back from the site everything this map flushed to it (used when re-homing).
+    pub(crate) fn unflush_from_site(&self) {
+        self.site.totals.fetch_sub(&self.flushed.totals.load());
+        self.site
+            .entries
+            .fetch_sub(self.flushed.len.get() as i64, Relaxed);
+        self.site
+            .bytes
+            .fetch_sub(self.flushed.bytes.get() as i64, Relaxed);
+        self.flushed.totals.store(&TotalsValue::default());
+        self.flushed.len.set(0);
+        self.flushed.bytes.set(0);
+    }
+
+    /// Bytes a table needs to hold `len` entries: what `shrink_to_fit` would leave.
+    pub(crate) fn needed_bytes(&self, len: u64) -> u64 {
+        table_bytes_for(len as usize, self.entry_size, self.entry_align) as u64
+    }
+}
+
+/// Width of hashbrown's control-byte group on this target (its SIMD width).
+const GROUP_WIDTH: usize = if cfg!(all(
+    target_feature = "sse2",
+    any(target_arch = "x86", target_arch = "x86_64"),
+    not(miri),
+)) {
+    16
+} else {
+    8
+};
+
+/// The allocation hashbrown makes for a table sized for `cap` entries of `size`/`align`.
+///
+/// Mirrors hashbrown 0.17's `capacity_to_buckets` and `TableLayout::calculate_layout_for`; a
+/// test checks it against `allocation_size()` after `shrink_to_fit` for many types and lengths.
+pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
+    if cap == 0 {
+        return 0;
+    }
+    let buckets = if cap < 15 {
+        let min_cap = match (GROUP_WIDTH, size) {
+            (16, 0..=1) => 14,
+            (16, 2..=3) | (8, 0..=1) => 7,
+            _ => 3,
+        };
+        let cap = cap.max(min_cap);
+        if cap < 4 {
+            4
+        } else if cap < 8 {
+            8
+        } else {
+            16
+        }
+    } else {
+        match cap.checked_mul(8) {
+            Some(c) => (c / 7).next_power_of_two(),
+            None => return usize::MAX,
+        }
+    };
+    let ctrl_align = align.max(GROUP_WIDTH);
+    let ctrl_offset = (size * buckets + ctrl_align - 1) & !(ctrl_align - 1);
+    ctrl_offset + buckets + GROUP_WIDTH
+}
+
+thread_local! {
+    /// Lookups left on this thread before the next sampled one, and the sampler's random state.
+    static SAMPLER: Cell<(u32, u32)> = const { Cell::new((0, 0x9E37_79B9)) };
+}
+
+/// Counts one lookup on `cell`.
+///
+/// With a sampling interval of 1 every lookup adds 1 (`fetch_add`). With N > 1, each lookup is
+/// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
+/// of maps or keys can alias with it) and a sampled lookup adds N: the counters are unbiased
+/// estimates, and only about one lookup in N writes to shared memory.
+#[inline(always)]
+pub(crate) fn record_lookup(cell: &MapCell, hit: bool) {
+    let rate = cell.lookup_sample.load(Relaxed);
+    let counter = if hit { &cell.hits } else { &cell.misses };
+    if rate <= 1 {
+        counter.fetch_add(1, Relaxed);
+        return;
+    }
+    let sampled = SAMPLER.with(|s| {
+        let (left, state) = s.get();
+        if left > 1 {
+            s.set((left - 1, state));
+            false
+        } else {
+            s.set((next_interval(state, rate), xorshift(state)));
+            true
+        }
+    });
+    if sampled {
+        counter.fetch_add(u64::from(rate), Relaxed);
+    }
+}
+
+fn xorshift(mut x: u32) -> u32 {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    x
+}
+
+/// A geometric interval with mean `rate`: the number of lookups until the next sampled one when
+/// each is sampled with probability `1 / rate`.
+#[cold]
+fn next_interval(state: u32, rate: u32) -> u32 {
+    let r = xorshift(state);
+    // u in (0, 1]
+    let u = (f64::from(r) + 1.0) / (f64::from(u32::MAX) + 1.0);
+    let p = 1.0 / f64::from(rate);
+    let n = (u.ln() / (1.0 - p).ln()).ceil();
+    if n.is_finite() && n >= 1.0 {
+        n.min(f64::from(u32::MAX)) as u32
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometric_intervals_have_the_configured_mean() {
+        let mut state = 12345u32;
+        let rate = 32;
+        let n = 200_000;
+        let mut sum = 0u64;
+        for _ in 0..n {
+            sum += u64::from(next_interval(state, rate));
+            state = xorshift(state);
+        }
+        let mean = sum as f64 / f64::from(n);
+        assert!((mean - 32.0).abs() < 1.0, "mean interval {mean}");
+    }
+
+    #[test]
+    fn table_bytes_for_zero_is_zero() {
+        assert_eq!(table_bytes_for(0, 16, 8), 0);
+    }
+}
