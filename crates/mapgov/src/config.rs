@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// Default for [`Config::track_min_bytes`]: tables of 64 KiB and more are tracked individually.
 ///
@@ -223,6 +224,23 @@ impl Config {
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// Whether governance is on: 0 = not read yet, 1 = on, 2 = off. A plain load on the cold path.
+static ENABLED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether governance is on (reading the configuration on first use).
+#[inline]
+pub(crate) fn enabled() -> bool {
+    match ENABLED.load(Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let on = get().enabled;
+            ENABLED.store(if on { 1 } else { 2 }, Relaxed);
+            on
+        }
+    }
+}
 
 /// The configuration in force, reading the environment on first use.
 pub(crate) fn get() -> &'static Config {

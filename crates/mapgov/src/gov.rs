@@ -46,10 +46,10 @@ impl Gov {
     #[cold]
     pub(crate) fn ensure_cell<K, V>(&mut self, state: TableState) -> Option<&MapCell> {
         if self.cell.is_none() {
-            let config = config::get();
-            if !config.enabled {
+            if !config::enabled() {
                 return None;
             }
+            let config = config::get();
             let site = registry::site_for::<K, V>(self.loc);
             self.cell = Some(new_cell::<K, V>(site, config.lookup_sample, state));
         }
@@ -179,17 +179,16 @@ impl Gov {
         let tracked = old.is_tracked();
         let mut reg = tracked.then(registry::lock);
         old.unflush_from_site();
-        old.site.maps_created.fetch_sub(1, Relaxed);
         let new = Arc::new(old.moved_to(site));
-        site.maps_created.fetch_add(1, Relaxed);
         if let Some(reg) = reg.as_mut() {
             let slot = new.slot.load(Relaxed) as usize;
             if let Some(entry) = reg.maps.get_mut(slot) {
                 *entry = Some(Arc::clone(&new));
             }
-        } else {
-            new.flush_to_site();
         }
+        // Tracked maps publish their creation at their new site right away (under the lock);
+        // untracked ones through the thread's batch.
+        new.flush_to_site();
         self.cell = Some(new);
     }
 
@@ -221,17 +220,17 @@ impl Gov {
 }
 
 fn new_cell<K, V>(site: &'static SiteCell, lookup_sample: u32, state: TableState) -> Arc<MapCell> {
-    let cell = MapCell::new::<K, V>(site, lookup_sample);
+    let cell = MapCell::acquire::<K, V>(site, lookup_sample);
     cell.len_base.set(state.len as u64);
     cell.peak_len.set(state.len as u64);
-    site.maps_created.fetch_add(1, Relaxed);
+    // The creation reaches the site with the cell's first flush.
     cell
 }
 
 impl Drop for Gov {
     fn drop(&mut self) {
         if let Some(cell) = self.cell.take() {
-            registry::retire(&cell);
+            registry::retire(cell);
         }
     }
 }
@@ -240,7 +239,7 @@ impl Drop for Gov {
 #[inline]
 pub(crate) fn timed<R>(bytes_before: usize, op: impl FnOnce() -> R) -> (R, Option<u64>) {
     let config = config::get();
-    if config.enabled && bytes_before > 0 && bytes_before >= config.time_min_bytes {
+    if bytes_before > 0 && bytes_before >= config.time_min_bytes && config::enabled() {
         let t0 = Instant::now();
         let r = op();
         (r, Some(t0.elapsed().as_nanos() as u64))

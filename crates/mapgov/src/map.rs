@@ -322,6 +322,9 @@ where
     #[cold]
     #[inline(never)]
     fn resize_cold<R>(&mut self, op: impl FnOnce(&mut hashbrown::HashMap<K, V, S>) -> R) -> R {
+        if self.gov.cell.is_none() && !crate::config::enabled() {
+            return op(&mut self.base);
+        }
         let mut guard = Reconcile::new(self, true);
         guard.before.bytes = guard.map.base.allocation_size();
         guard.measure = Some(allocation_size::<K, V, S>);

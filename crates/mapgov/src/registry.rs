@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::batch::{self, SiteDelta};
 use crate::stats::{MapCell, SiteCell};
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -154,7 +155,10 @@ pub(crate) fn track(cell: &Arc<MapCell>) {
     if cell.is_tracked() {
         return;
     }
+    // Still untracked here: the remaining delta goes through this thread's batch, which is then
+    // published, so that the site holds everything this map did before it was tracked.
     cell.flush_to_site();
+    batch::flush_current_thread();
     let slot = match reg.free.pop() {
         Some(i) => {
             reg.maps[i] = Some(Arc::clone(cell));
@@ -172,32 +176,31 @@ pub(crate) fn track(cell: &Arc<MapCell>) {
 }
 
 /// Retires a map's cell: flushes what is left to the site and counts the map as dropped.
-pub(crate) fn retire(cell: &Arc<MapCell>) {
+pub(crate) fn retire(cell: Arc<MapCell>) {
     if cell.is_tracked() {
         let mut reg = lock();
-        retire_flush(cell);
+        cell.send(&retire_delta(&cell));
         let slot = cell.slot.load(Relaxed) as usize;
         if let Some(entry) = reg.maps.get_mut(slot) {
-            if entry.as_ref().is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            if entry.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell)) {
                 *entry = None;
                 reg.free.push(slot);
             }
         }
     } else {
-        retire_flush(cell);
+        cell.send(&retire_delta(&cell));
+        batch::recycle_cell(cell);
     }
 }
 
-fn retire_flush(cell: &MapCell) {
-    cell.flush_to_site();
-    // A dropped map holds no entries and no memory any more.
-    cell.site
-        .entries
-        .fetch_sub(cell.flushed.len.get() as i64, Relaxed);
-    cell.site
-        .bytes
-        .fetch_sub(cell.flushed.bytes.get() as i64, Relaxed);
+/// The last delta of a dropped map: what it had not flushed yet, minus the entries and memory
+/// it no longer holds, plus one dropped map.
+fn retire_delta(cell: &MapCell) -> SiteDelta {
+    let mut delta = cell.take_delta();
+    delta.dropped = 1;
+    delta.entries -= cell.flushed.len.get() as i64;
+    delta.bytes -= cell.flushed.bytes.get() as i64;
     cell.flushed.len.set(0);
     cell.flushed.bytes.set(0);
-    cell.site.maps_dropped.fetch_add(1, Relaxed);
+    delta
 }

@@ -215,6 +215,7 @@ impl Snapshot {
 /// assert!(snap.sites.iter().any(|s| s.name.as_deref() == Some("doc-example")));
 /// ```
 pub fn snapshot() -> Snapshot {
+    crate::batch::flush_current_thread();
     let reg = registry::lock();
     let cells: Vec<Arc<MapCell>> = reg.maps.iter().flatten().cloned().collect();
     let mut sites: Vec<SiteStats> = Vec::with_capacity(reg.sites.len());

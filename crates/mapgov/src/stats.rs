@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::batch::{self, SiteDelta};
+
 /// A counter with a single writer: a relaxed load and store, which compiles to plain moves.
 ///
 /// Readers on other threads see a value that was current at some recent point.
@@ -114,7 +116,7 @@ impl Totals<u64> {
 }
 
 impl Totals<AtomicU64> {
-    fn cells(&self) -> [&AtomicU64; 9] {
+    pub(crate) fn cells(&self) -> [&AtomicU64; 9] {
         [
             &self.inserts,
             &self.updates,
@@ -140,24 +142,6 @@ impl Totals<AtomicU64> {
             rehashes: g,
             shrinks: h,
             resize_nanos: i,
-        }
-    }
-
-    /// Adds `v` with read-modify-writes (several writers).
-    pub(crate) fn fetch_add(&self, v: &TotalsValue) {
-        for (cell, n) in self.cells().into_iter().zip(v.fields()) {
-            if n != 0 {
-                cell.fetch_add(n, Relaxed);
-            }
-        }
-    }
-
-    /// Subtracts `v` (used when a map is re-homed to the site a backtrace found).
-    pub(crate) fn fetch_sub(&self, v: &TotalsValue) {
-        for (cell, n) in self.cells().into_iter().zip(v.fields()) {
-            if n != 0 {
-                cell.fetch_sub(n, Relaxed);
-            }
         }
     }
 }
@@ -235,6 +219,8 @@ pub(crate) struct MapCell {
 /// The share of a map's counters already added to its site.
 #[derive(Debug, Default)]
 pub(crate) struct Flushed {
+    /// 1 once the map's creation was counted at its site.
+    pub(crate) created: Counter,
     pub(crate) totals: Totals<Counter>,
     pub(crate) len: Counter,
     pub(crate) bytes: Counter,
@@ -269,8 +255,20 @@ impl Totals<Counter> {
 }
 
 impl MapCell {
-    pub(crate) fn new<K, V>(site: &'static SiteCell, lookup_sample: u32) -> Arc<MapCell> {
-        Arc::new(MapCell {
+    /// A fresh cell for a map of `K`/`V` at `site`, reusing one from this thread's pool when it
+    /// can (the pool saves an allocation per small map).
+    pub(crate) fn acquire<K, V>(site: &'static SiteCell, lookup_sample: u32) -> Arc<MapCell> {
+        if let Some(mut cell) = batch::take_cell() {
+            if let Some(c) = Arc::get_mut(&mut cell) {
+                *c = MapCell::fresh::<K, V>(site, lookup_sample);
+                return cell;
+            }
+        }
+        Arc::new(MapCell::fresh::<K, V>(site, lookup_sample))
+    }
+
+    fn fresh<K, V>(site: &'static SiteCell, lookup_sample: u32) -> MapCell {
+        MapCell {
             inserts: Counter::new(0),
             updates: Counter::new(0),
             removes: Counter::new(0),
@@ -296,7 +294,7 @@ impl MapCell {
             id: AtomicU64::new(0),
             tracked_since: OnceLock::new(),
             slot: AtomicU64::new(u64::MAX),
-        })
+        }
     }
 
     /// A copy of this cell's counters and identity for the same map at another site (nothing
@@ -367,41 +365,65 @@ impl MapCell {
         self.id.load(Relaxed) != 0
     }
 
-    /// Adds everything not yet flushed to the site, and remembers it as flushed.
-    ///
-    /// Called by the owning map (resize, drop) or under the registry lock for tracked maps.
-    pub(crate) fn flush_to_site(&self) {
+    /// Everything not yet flushed to the site, as a delta; remembers it as flushed.
+    pub(crate) fn take_delta(&self) -> SiteDelta {
         let now = self.totals();
-        let delta = now.saturating_sub(&self.flushed.totals.load());
-        self.site.totals.fetch_add(&delta);
+        let before = self.flushed.totals.load();
         self.flushed.totals.store(&now);
+        let mut totals = [0i64; 9];
+        for (t, (a, b)) in totals.iter_mut().zip(now.fields().into_iter().zip(before.fields())) {
+            *t = a.wrapping_sub(b) as i64;
+        }
         let len = self.len();
-        let d_len = len as i64 - self.flushed.len.get() as i64;
-        if d_len != 0 {
-            self.site.entries.fetch_add(d_len, Relaxed);
-        }
-        self.flushed.len.set(len);
         let bytes = self.bytes.get();
-        let d_bytes = bytes as i64 - self.flushed.bytes.get() as i64;
-        if d_bytes != 0 {
-            self.site.bytes.fetch_add(d_bytes, Relaxed);
-        }
+        let delta = SiteDelta {
+            created: 1 - self.flushed.created.get() as i64,
+            entries: len as i64 - self.flushed.len.get() as i64,
+            bytes: bytes as i64 - self.flushed.bytes.get() as i64,
+            totals,
+            peak_len: self.peak_len.get(),
+            resize_max_nanos: self.resize_max_nanos.get(),
+            ..SiteDelta::default()
+        };
+        self.flushed.created.set(1);
+        self.flushed.len.set(len);
         self.flushed.bytes.set(bytes);
-        self.site.peak_len.fetch_max(self.peak_len.get(), Relaxed);
-        self.site
-            .resize_max_nanos
-            .fetch_max(self.resize_max_nanos.get(), Relaxed);
+        delta
     }
 
-    /// Takes back from the site everything this map flushed to it (used when re-homing).
+    /// Sends a delta to this map's site: directly (tracked maps, under the registry lock) or
+    /// through the thread's batch (untracked maps).
+    pub(crate) fn send(&self, delta: &SiteDelta) {
+        if self.is_tracked() {
+            delta.apply(self.site);
+        } else {
+            batch::add(self.site, delta);
+        }
+    }
+
+    /// Adds everything not yet flushed to the site, and remembers it as flushed.
+    pub(crate) fn flush_to_site(&self) {
+        let delta = self.take_delta();
+        self.send(&delta);
+    }
+
+    /// Takes back from the site everything this map added to it, including its creation
+    /// (used when the map moves to another site).
     pub(crate) fn unflush_from_site(&self) {
-        self.site.totals.fetch_sub(&self.flushed.totals.load());
-        self.site
-            .entries
-            .fetch_sub(self.flushed.len.get() as i64, Relaxed);
-        self.site
-            .bytes
-            .fetch_sub(self.flushed.bytes.get() as i64, Relaxed);
+        let before = self.flushed.totals.load();
+        let mut totals = [0i64; 9];
+        for (t, b) in totals.iter_mut().zip(before.fields()) {
+            *t = -(b as i64);
+        }
+        let delta = SiteDelta {
+            created: -(self.flushed.created.get() as i64),
+            entries: -(self.flushed.len.get() as i64),
+            bytes: -(self.flushed.bytes.get() as i64),
+            totals,
+            ..SiteDelta::default()
+        };
+        self.send(&delta);
+        self.flushed.created.set(0);
         self.flushed.totals.store(&TotalsValue::default());
         self.flushed.len.set(0);
         self.flushed.bytes.set(0);
