@@ -30,7 +30,7 @@ pub(crate) struct SiteDelta {
     pub(crate) entries: i64,
     pub(crate) bytes: i64,
     /// In the order of [`Totals::fields`](crate::stats::Totals::fields).
-    pub(crate) totals: [i64; 9],
+    pub(crate) totals: [i64; 10],
     pub(crate) peak_len: u64,
     pub(crate) resize_max_nanos: u64,
 }
@@ -175,10 +175,10 @@ pub(crate) fn recycle_cell(cell: Arc<MapCell>) {
         return;
     }
     let _ = PENDING.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut() {
-            if p.pool.len() < POOL {
-                p.pool.push(cell);
-            }
+        if let Ok(mut p) = p.try_borrow_mut()
+            && p.pool.len() < POOL
+        {
+            p.pool.push(cell);
         }
     });
 }

@@ -44,8 +44,13 @@ pub(crate) fn is_foreign(file: &str) -> bool {
         || f.contains("/library/alloc/src/")
         || f.contains("/library/std/src/")
         || f.contains("/hashbrown-")
+        || f.contains("/rayon-")
+        || f.contains("/serde-")
+        || f.contains("/serde_core-")
+        || f.contains("/serde_json-")
         || f.contains("/backtrace-")
-        || (!own_dir().is_empty() && (f.starts_with(own_dir()) || f.contains(&format!("/{}", own_dir()))))
+        || (!own_dir().is_empty()
+            && (f.starts_with(own_dir()) || f.contains(&format!("/{}", own_dir()))))
 }
 
 const CACHE_LIMIT: usize = 4096;

@@ -6,6 +6,8 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+
+use crate::policy::{Budget, ShrinkPolicy};
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// Default for [`Config::track_min_bytes`]: tables of 64 KiB and more are tracked individually.
@@ -37,12 +39,14 @@ pub const DEFAULT_TIME_MIN_BYTES: usize = 4 * 1024;
 /// // Fails only if maps already read the configuration.
 /// let _ = config.install();
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub(crate) enabled: bool,
     pub(crate) track_min_bytes: usize,
     pub(crate) lookup_sample: u32,
     pub(crate) time_min_bytes: usize,
+    pub(crate) shrink_policy: Option<ShrinkPolicy>,
+    pub(crate) budgets: Vec<(String, Budget)>,
 }
 
 impl Default for Config {
@@ -52,12 +56,14 @@ impl Default for Config {
             track_min_bytes: DEFAULT_TRACK_MIN_BYTES,
             lookup_sample: DEFAULT_LOOKUP_SAMPLE,
             time_min_bytes: DEFAULT_TIME_MIN_BYTES,
+            shrink_policy: None,
+            budgets: Vec::new(),
         }
     }
 }
 
 /// Returned by [`Config::install`] when the configuration was already fixed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct AlreadyInstalled {
     /// The configuration in force.
@@ -89,7 +95,10 @@ impl Config {
     /// A malformed value never stops the program: a warning naming the variable and the accepted
     /// values is printed once on stderr, and the default is used.
     pub fn from_env() -> Config {
-        Self::from_lookup(|name| std::env::var_os(name), |warning| eprintln!("{warning}"))
+        Self::from_lookup(
+            |name| std::env::var_os(name),
+            |warning| eprintln!("{warning}"),
+        )
     }
 
     /// [`Config::from_env`] with the environment and the warning sink given by the caller.
@@ -183,6 +192,25 @@ impl Config {
     pub fn time_min_bytes(mut self, bytes: usize) -> Config {
         self.time_min_bytes = bytes;
         self
+    }
+
+    /// Applies `policy` to every map that has no shrink policy of its own (off by default).
+    pub fn shrink_policy(mut self, policy: ShrinkPolicy) -> Config {
+        self.shrink_policy = Some(policy);
+        self
+    }
+
+    /// Applies `budget` to every map named `name` that has no budget of its own.
+    pub fn budget_for(mut self, name: impl Into<String>, budget: Budget) -> Config {
+        let name = name.into();
+        self.budgets.retain(|(n, _)| *n != name);
+        self.budgets.push((name, budget));
+        self
+    }
+
+    /// The budget configured for maps named `name`.
+    pub(crate) fn budget_named(&self, name: &str) -> Option<&Budget> {
+        self.budgets.iter().find(|(n, _)| n == name).map(|(_, b)| b)
     }
 
     /// Whether governance is on.

@@ -3,6 +3,7 @@
 use std::fmt::{self, Debug};
 use std::hash::{BuildHasher, Hash, RandomState};
 
+use crate::policy;
 use crate::stats::MapCell;
 
 /// A view into a single entry of a map, vacant or occupied: [`HashMap::entry`]'s result.
@@ -19,6 +20,8 @@ pub enum Entry<'a, K, V, S = RandomState> {
 pub struct OccupiedEntry<'a, K, V, S = RandomState> {
     inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
     cell: Option<&'a MapCell>,
+    /// The map's length (this entry included).
+    len: usize,
 }
 
 /// An entry whose key is absent.
@@ -33,8 +36,9 @@ impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
     pub(crate) fn new(
         inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
         cell: Option<&'a MapCell>,
+        len: usize,
     ) -> Self {
-        OccupiedEntry { inner, cell }
+        OccupiedEntry { inner, cell, len }
     }
 }
 
@@ -156,7 +160,11 @@ impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
     pub fn remove_entry(self) -> (K, V) {
         let r = self.inner.remove_entry();
         if let Some(c) = self.cell {
-            c.removes.add(1);
+            let len = self.len - 1;
+            if c.on_remove(len) {
+                // A shrink waits for the next operation through the map; budgets re-arm now.
+                let _ = policy::on_limit(c, len as u64);
+            }
         }
         r
     }
@@ -220,8 +228,10 @@ where
     pub fn insert(self, value: V) -> &'a mut V {
         let (cell, len) = (self.cell, self.len);
         let r = self.inner.insert(value);
-        if let Some(c) = cell {
-            c.on_insert(len + 1);
+        if let Some(c) = cell
+            && c.on_insert(len + 1)
+        {
+            let _ = policy::on_limit(c, (len + 1) as u64);
         }
         r
     }
@@ -231,10 +241,16 @@ where
     pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
         let (cell, len) = (self.cell, self.len);
         let inner = self.inner.insert_entry(value);
-        if let Some(c) = cell {
-            c.on_insert(len + 1);
+        if let Some(c) = cell
+            && c.on_insert(len + 1)
+        {
+            let _ = policy::on_limit(c, (len + 1) as u64);
         }
-        OccupiedEntry { inner, cell }
+        OccupiedEntry {
+            inner,
+            cell,
+            len: len + 1,
+        }
     }
 }
 

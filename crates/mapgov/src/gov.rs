@@ -11,6 +11,12 @@ use std::time::Instant;
 use crate::stats::{MapCell, SiteCell};
 use crate::{callsite, config, registry};
 
+/// Resizes of tables smaller than this do not count toward `resize_max_nanos` (the worst stall).
+pub(crate) const STALL_MIN_BYTES: usize = 64 * 1024;
+
+/// Untracked maps whose table stays below this publish their resizes to their site lazily.
+pub(crate) const QUIET_MAX_BYTES: usize = 4 * 1024;
+
 /// Per-map governance state: 16 bytes.
 #[derive(Debug)]
 pub(crate) struct Gov {
@@ -52,6 +58,13 @@ impl Gov {
             let config = config::get();
             let site = registry::site_for::<K, V>(self.loc);
             self.cell = Some(new_cell::<K, V>(site, config.lookup_sample, state));
+            if let Some(p) = config.shrink_policy {
+                self.set_policy::<K, V>(state, |s| {
+                    if s.shrink.is_none() {
+                        s.shrink = Some(p);
+                    }
+                });
+            }
         }
         self.cell.as_deref()
     }
@@ -79,37 +92,51 @@ impl Gov {
         let Some(cell) = self.cell.as_deref() else {
             return;
         };
-        if after.len < before.len {
-            // Only a panicking hasher during an in-place rehash loses entries.
-            cell.removes.add((before.len - after.len) as u64);
-        }
-        if before.bytes > 0 && after.bytes > 0 {
-            if after.bytes > before.bytes {
-                cell.grows.add(1);
-            } else if after.bytes < before.bytes {
-                cell.shrinks.add(1);
-            } else if after.capacity > before.capacity {
-                cell.rehashes.add(1);
-            }
-        } else if before.bytes > 0 && after.bytes == 0 {
+        // Entries lost by a panicking hasher during an in-place rehash are counted as removed
+        // by the caller (`Reconcile` in map.rs), which sees every length change.
+        let mut resized = true;
+        if before.bytes > 0 && after.bytes > before.bytes {
+            cell.grows.add(1);
+        } else if before.bytes > 0 && after.bytes < before.bytes {
             cell.shrinks.add(1);
+        } else if before.bytes > 0
+            && after.bytes == before.bytes
+            && after.capacity > before.capacity
+        {
+            cell.rehashes.add(1);
+        } else {
+            // The first allocation, or an operation that changed nothing (a no-op shrink).
+            resized = false;
         }
-        if let Some(ns) = nanos {
+        if let (Some(ns), true) = (nanos, resized) {
             cell.resize_nanos.add(ns);
             cell.timed_resizes.add(1);
-            if ns > cell.resize_max_nanos.get() {
+            // A table under 64 KiB resizes in microseconds: a longer pause there is the
+            // scheduler, not the map, so it does not count as the worst stall.
+            if ns > cell.resize_max_nanos.get() && before.bytes >= STALL_MIN_BYTES {
                 cell.resize_max_nanos.set(ns);
             }
         }
         cell.bytes.set(after.bytes as u64);
         cell.capacity.set(after.capacity as u64);
+        if cell.has_policy.load(Relaxed) {
+            crate::policy::after_resize(
+                cell,
+                before.bytes > 0 && after.bytes > before.bytes,
+                after.capacity as u64,
+                after.bytes as u64,
+            );
+        }
         if cell.is_tracked() {
             return;
         }
         let threshold = config::get().track_min_bytes;
         if after.bytes > 0 && after.bytes >= threshold {
             self.start_tracking::<K, V>();
-        } else {
+        } else if cell.flushed.created.get() == 0 || after.bytes >= QUIET_MAX_BYTES {
+            // The site learns of the map at its first allocation; after that, a small table's
+            // resizes wait for its next flush (a bigger resize, or its drop), which keeps
+            // short-lived small maps cheap.
             cell.flush_to_site();
         }
     }
@@ -121,17 +148,18 @@ impl Gov {
         let Some(cell) = self.cell.as_ref() else {
             return;
         };
-        if !cell.site.resolved && callsite::is_foreign(cell.site.file) {
-            if let Some(frame) = callsite::user_frame() {
-                let site = registry::named_site::<K, V>(
-                    &frame.file,
-                    frame.line,
-                    frame.column,
-                    cell.site.name,
-                    true,
-                );
-                self.rehome(site);
-            }
+        if !cell.site.resolved
+            && callsite::is_foreign(cell.site.file)
+            && let Some(frame) = callsite::user_frame()
+        {
+            let site = registry::named_site::<K, V>(
+                &frame.file,
+                frame.line,
+                frame.column,
+                cell.site.name,
+                true,
+            );
+            self.rehome(site);
         }
         if let Some(cell) = self.cell.as_ref() {
             registry::track(cell);
@@ -158,6 +186,30 @@ impl Gov {
         );
         let site = registry::named_site::<K, V>(file, line, column, Some(name), resolved);
         self.rehome(site);
+        if let Some(budget) = config::get().budget_named(name) {
+            let budget = budget.clone();
+            self.set_policy::<K, V>(state, |s| {
+                if !s.budget_explicit {
+                    s.budget = Some(budget);
+                }
+            });
+        }
+    }
+
+    /// Changes the map's policies through `f`, then re-arms its hot-path limits.
+    #[cold]
+    pub(crate) fn set_policy<K, V>(
+        &mut self,
+        state: TableState,
+        f: impl FnOnce(&mut crate::policy::PolicyState),
+    ) {
+        if let Some(cell) = self.ensure_cell::<K, V>(state) {
+            let mut policy = cell.policy.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut policy);
+            cell.has_policy
+                .store(policy.shrink.is_some() || policy.budget.is_some(), Relaxed);
+            cell.rearm(&policy, cell.capacity.get(), cell.bytes.get());
+        }
     }
 
     /// Sets how this map's lookups are counted (1 = every lookup).

@@ -24,8 +24,86 @@ pub type IntoIter<K, V> = hashbrown::hash_map::IntoIter<K, V>;
 pub type IntoKeys<K, V> = hashbrown::hash_map::IntoKeys<K, V>;
 /// An owning iterator over a map's values: [`HashMap::into_values`](crate::HashMap::into_values).
 pub type IntoValues<K, V> = hashbrown::hash_map::IntoValues<K, V>;
+
 /// A draining iterator: [`HashMap::drain`](crate::HashMap::drain).
-pub type Drain<'a, K, V> = hashbrown::hash_map::Drain<'a, K, V>;
+///
+/// While it exists the map's table is held by the iterator (the map itself is empty and owns
+/// no allocation); dropping it gives the table back, emptied. The map's `allocated_bytes`
+/// follows: zero while draining, and zero afterwards if the table was never given back (the
+/// iterator leaked, or a value's `Drop` panicked while it dropped the rest).
+pub struct Drain<'a, K, V> {
+    inner: Option<hashbrown::hash_map::Drain<'a, K, V>>,
+    cell: Option<&'a MapCell>,
+    bytes: u64,
+    capacity: u64,
+}
+
+impl<'a, K, V> Drain<'a, K, V> {
+    pub(crate) fn new(
+        inner: hashbrown::hash_map::Drain<'a, K, V>,
+        cell: Option<&'a MapCell>,
+    ) -> Self {
+        let (bytes, capacity) = match cell {
+            Some(c) => {
+                let held = (c.bytes.get(), c.capacity.get());
+                c.bytes.set(0);
+                c.capacity.set(0);
+                held
+            }
+            None => (0, 0),
+        };
+        Drain {
+            inner: Some(inner),
+            cell,
+            bytes,
+            capacity,
+        }
+    }
+}
+
+impl<K, V> Drop for Drain<'_, K, V> {
+    fn drop(&mut self) {
+        // If dropping the remaining entries panics, hashbrown keeps the table: the lines below
+        // are skipped and the map stays at zero bytes, which is then the truth.
+        drop(self.inner.take());
+        if let Some(c) = self.cell {
+            c.bytes.set(self.bytes);
+            c.capacity.set(self.capacity);
+        }
+    }
+}
+
+impl<K, V> Iterator for Drain<'_, K, V> {
+    type Item = (K, V);
+
+    #[inline]
+    fn next(&mut self) -> Option<(K, V)> {
+        self.inner.as_mut()?.next()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.as_ref().map_or((0, Some(0)), |i| i.size_hint())
+    }
+}
+
+impl<K, V> ExactSizeIterator for Drain<'_, K, V> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, |i| i.len())
+    }
+}
+
+impl<K, V> FusedIterator for Drain<'_, K, V> {}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Drain<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Some(i) => fmt::Debug::fmt(i, f),
+            None => f.write_str("[]"),
+        }
+    }
+}
 
 /// An iterator that removes and yields the entries a predicate selects:
 /// [`HashMap::extract_if`](crate::HashMap::extract_if).
@@ -53,10 +131,10 @@ where
     #[inline]
     fn next(&mut self) -> Option<(K, V)> {
         let r = self.inner.next();
-        if r.is_some() {
-            if let Some(c) = self.cell {
-                c.removes.add(1);
-            }
+        if r.is_some()
+            && let Some(c) = self.cell
+        {
+            c.removes.add(1);
         }
         r
     }

@@ -63,19 +63,43 @@
 mod batch;
 mod callsite;
 mod config;
+#[cfg(feature = "serde")]
+mod document;
 mod entry;
 mod gov;
 mod iter;
 mod map;
+mod policy;
 mod registry;
+mod report;
+mod set;
 mod snapshot;
 mod stats;
+
+/// Optional integrations with other crates, one file per crate.
+#[cfg(any(feature = "serde", feature = "rayon"))]
+mod external {
+    #[cfg(feature = "rayon")]
+    mod rayon;
+    #[cfg(feature = "serde")]
+    mod serde;
+}
 
 pub use config::{
     AlreadyInstalled, Config, DEFAULT_LOOKUP_SAMPLE, DEFAULT_TIME_MIN_BYTES,
     DEFAULT_TRACK_MIN_BYTES, current as current_config,
 };
+#[cfg(feature = "serde")]
+pub use document::{
+    DocumentError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotDocument, peek_format,
+};
 pub use map::HashMap;
+pub use policy::{Budget, BudgetCrossing, ShrinkPolicy};
+pub use report::{
+    Evidence, Finding, FindingKind, ParseSeverityError, Report, Severity, Thresholds, human_bytes,
+    human_duration, report_series,
+};
+pub use set::HashSet;
 pub use snapshot::{MapStats, Site, SiteStats, Snapshot, snapshot};
 
 /// The map's entry and iterator types, as in `std::collections::hash_map`.
@@ -87,6 +111,37 @@ pub mod hash_map {
     pub use crate::map::HashMap;
     pub use std::collections::hash_map::DefaultHasher;
     pub use std::hash::RandomState;
+}
+
+/// The set's iterator types, as in `std::collections::hash_set`, and what a set counts.
+///
+/// A [`HashSet`] is a governed `HashMap<T, ()>`; each set operation counts what its map
+/// counterpart counts:
+///
+/// | set operation | map counterpart | counted as |
+/// |---|---|---|
+/// | [`insert`](HashSet::insert) | `entry(value).or_insert(())` | a lookup (hit if present, miss if absent), plus an insert if absent |
+/// | [`replace`](HashSet::replace) | `insert(value, ())` | an update if present, an insert if absent |
+/// | [`remove`](HashSet::remove), [`take`](HashSet::take) | `remove` | a remove if present |
+/// | [`contains`](HashSet::contains), [`get`](HashSet::get) | `contains_key`, `get_key_value` | a lookup |
+/// | `retain`, `drain`, `extract_if`, `clear` | the same | one remove per element removed |
+///
+/// **Set algebra counts its lookups.** [`difference`](HashSet::difference),
+/// [`intersection`](HashSet::intersection),
+/// [`symmetric_difference`](HashSet::symmetric_difference), [`union`](HashSet::union),
+/// [`is_disjoint`](HashSet::is_disjoint), [`is_subset`](HashSet::is_subset),
+/// [`is_superset`](HashSet::is_superset), `==` and the operators `|`, `&`, `^`, `-` probe one
+/// set for each element of the other, exactly as std does (std picks which set to probe by
+/// size, and so do we), and every probe is an ordinary counted
+/// [`contains`](HashSet::contains) on the probed set: a hit or a miss, sampled like any other
+/// lookup. So a set's `hits + misses` is every membership test made against it, whichever API
+/// made it. Iterating a set (`iter`, `into_iter`, `Debug`, serialization) is not a lookup and
+/// counts nothing. The operators' result is a new set attributed to the caller's line.
+pub mod hash_set {
+    pub use crate::set::{
+        Difference, Drain, ExtractIf, HashSet, Intersection, IntoIter, Iter, SymmetricDifference,
+        Union,
+    };
 }
 
 #[doc = include_str!("../../../README.md")]

@@ -8,7 +8,10 @@ use std::ops::Index;
 
 use crate::entry::{Entry, OccupiedEntry, VacantEntry};
 use crate::gov::{Gov, TableState, timed};
-use crate::iter::{Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut};
+use crate::iter::{
+    Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut,
+};
+use crate::policy::{self, Action, Budget, ShrinkPolicy};
 use crate::snapshot::{MapStats, map_stats};
 use crate::stats::{record_lookup, table_bytes_for};
 
@@ -21,8 +24,8 @@ use crate::stats::{record_lookup, table_bytes_for};
 /// table's allocations, resizes and drop are the only moments that reach shared state.
 ///
 /// Behaviour is std's in everything observable through the std API, including when the table
-/// grows: like std, [`insert`](HashMap::insert) and [`entry`](HashMap::entry) make room for one
-/// more entry before they look the key up.
+/// grows: like std, [`insert`](HashMap::insert) makes room for one more entry before it looks
+/// the key up, and [`entry`](HashMap::entry) does when the key is absent.
 ///
 /// # Examples
 ///
@@ -180,6 +183,38 @@ impl<K, V, S> HashMap<K, V, S> {
         self
     }
 
+    /// Shrinks this map automatically after removals (see [`ShrinkPolicy`]).
+    #[must_use]
+    pub fn shrink_policy(mut self, policy: ShrinkPolicy) -> HashMap<K, V, S> {
+        self.set_shrink_policy(Some(policy));
+        self
+    }
+
+    /// Sets or clears this map's shrink policy.
+    pub fn set_shrink_policy(&mut self, policy: Option<ShrinkPolicy>) {
+        let state = self.table_state();
+        self.gov.set_policy::<K, V>(state, |s| s.shrink = policy);
+    }
+
+    /// Limits this map's entries or bytes (see [`Budget`]): crossing the limit is reported, never
+    /// enforced by dropping data.
+    #[must_use]
+    pub fn budget(mut self, budget: Budget) -> HashMap<K, V, S> {
+        self.set_budget(Some(budget));
+        self
+    }
+
+    /// Sets or clears this map's budget.
+    pub fn set_budget(&mut self, budget: Option<Budget>) {
+        let state = self.table_state();
+        self.gov.set_policy::<K, V>(state, |s| {
+            s.budget_explicit = budget.is_some();
+            s.budget = budget;
+            s.entries_crossed = false;
+            s.bytes_crossed = false;
+        });
+    }
+
     /// This map's stats, whether or not it is tracked individually; `None` when governance is
     /// off or the map has not allocated (nor been named) yet.
     pub fn stats(&self) -> Option<MapStats> {
@@ -255,10 +290,11 @@ impl<K, V, S> HashMap<K, V, S> {
     /// The map is empty afterwards even if the iterator is dropped early (or leaked).
     #[inline]
     pub fn drain(&mut self) -> Drain<'_, K, V> {
-        if let Some(c) = self.gov.cell() {
+        let cell = self.gov.cell.as_deref();
+        if let Some(c) = cell {
             c.removes.add(self.base.len() as u64);
         }
-        self.base.drain()
+        Drain::new(self.base.drain(), cell)
     }
 
     /// An iterator that removes and yields the entries for which `pred` returns `true`.
@@ -334,6 +370,19 @@ where
         r
     }
 
+    /// Runs the map's policies after `len` crossed one of their limits: reports budget
+    /// crossings and shrinks the table when the shrink policy says so.
+    #[cold]
+    #[inline(never)]
+    fn policy_cold(&mut self) {
+        let Some(c) = self.gov.cell() else {
+            return;
+        };
+        if let Action::ShrinkTo(n) = policy::on_limit(c, self.base.len() as u64) {
+            self.resize_cold(|base| base.shrink_to(n));
+        }
+    }
+
     /// Reserves room for at least `additional` more entries.
     ///
     /// # Panics
@@ -356,8 +405,11 @@ where
         if additional > self.base.capacity() - self.base.len() {
             match self.resize_cold(|base| base.try_reserve(additional)) {
                 Ok(()) => Ok(()),
-                // Produce std's error for the same condition.
-                Err(_) => std::collections::HashMap::<K, V>::new().try_reserve(usize::MAX),
+                Err(e) => Err(std_try_reserve_error::<K, V>(
+                    e,
+                    self.base.len(),
+                    additional,
+                )),
             }
         } else {
             Ok(())
@@ -381,7 +433,15 @@ where
     /// Counted as a lookup: a hit if the key is present, a miss if not.
     #[inline]
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V, S> {
-        self.grow_for_insert();
+        if let Some(c) = self.gov.cell()
+            && (self.base.len() as u64) < c.remove_watch.get()
+        {
+            self.policy_cold();
+        }
+        // Like std (hashbrown's `rustc_entry`), make room only for an absent key.
+        if self.base.len() == self.base.capacity() && !self.base.contains_key(&key) {
+            self.resize_cold(|base| base.reserve(1));
+        }
         let len = self.base.len();
         let cell = self.gov.cell.as_deref();
         match self.base.entry(key) {
@@ -389,7 +449,7 @@ where
                 if let Some(c) = cell {
                     record_lookup(c, true);
                 }
-                Entry::Occupied(OccupiedEntry::new(o, cell))
+                Entry::Occupied(OccupiedEntry::new(o, cell, len))
             }
             hashbrown::hash_map::Entry::Vacant(v) => {
                 if let Some(c) = cell {
@@ -514,9 +574,15 @@ where
         self.grow_for_insert();
         let old = self.base.insert(k, v);
         if let Some(c) = self.gov.cell() {
-            match old {
+            let crossed = match old {
                 None => c.on_insert(self.base.len()),
-                Some(_) => c.updates.add(1),
+                Some(_) => {
+                    c.updates.add(1);
+                    false
+                }
+            };
+            if crossed {
+                self.policy_cold();
             }
         }
         old
@@ -530,10 +596,11 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.remove(k);
-        if r.is_some() {
-            if let Some(c) = self.gov.cell() {
-                c.removes.add(1);
-            }
+        if r.is_some()
+            && let Some(c) = self.gov.cell()
+            && c.on_remove(self.base.len())
+        {
+            self.policy_cold();
         }
         r
     }
@@ -546,12 +613,39 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.remove_entry(k);
-        if r.is_some() {
-            if let Some(c) = self.gov.cell() {
-                c.removes.add(1);
-            }
+        if r.is_some()
+            && let Some(c) = self.gov.cell()
+            && c.on_remove(self.base.len())
+        {
+            self.policy_cold();
         }
         r
+    }
+}
+
+/// std's error for the condition hashbrown reported (std's error type cannot be built
+/// directly): std's own `try_reserve` on an empty map of the same types, asked for the same
+/// table, reports the same overflow or the same failed layout.
+#[cold]
+fn std_try_reserve_error<K: Eq + Hash, V>(
+    e: hashbrown::TryReserveError,
+    len: usize,
+    additional: usize,
+) -> TryReserveError {
+    let overflow = || {
+        std::collections::HashMap::<K, V>::new()
+            .try_reserve(usize::MAX)
+            .expect_err("usize::MAX entries always overflow")
+    };
+    match (e, len.checked_add(additional)) {
+        (hashbrown::TryReserveError::AllocError { .. }, Some(total)) => {
+            match std::collections::HashMap::<K, V>::new().try_reserve(total) {
+                Err(e) => e,
+                // The allocator had the memory this time; the request still failed for us.
+                Ok(()) => overflow(),
+            }
+        }
+        _ => overflow(),
     }
 }
 
@@ -565,9 +659,12 @@ struct Reconcile<'a, K, V, S> {
     resize: bool,
     nanos: Option<u64>,
     /// Measures the allocation afterwards; without it the allocation is `bytes_after`.
-    measure: Option<fn(&hashbrown::HashMap<K, V, S>) -> usize>,
+    measure: Option<Measure<K, V, S>>,
     bytes_after: usize,
 }
+
+/// Measures a table's allocation (needs the bounds the caller has and `Reconcile` lacks).
+type Measure<K, V, S> = fn(&hashbrown::HashMap<K, V, S>) -> usize;
 
 fn allocation_size<K: Eq + Hash, V, S: BuildHasher>(m: &hashbrown::HashMap<K, V, S>) -> usize {
     m.allocation_size()
@@ -638,10 +735,19 @@ where
         // then hashbrown's `clone_from` leaves the table at the source's size, even if a
         // `clone` panics (it then empties the table).
         self.clear();
+        let had_cell = self.gov.cell.is_some();
         let source_bytes = source.table_state().bytes;
-        let mut guard = Reconcile::new(self, false);
-        guard.bytes_after = source_bytes;
-        guard.map.base.clone_from(&source.base);
+        {
+            let mut guard = Reconcile::new(self, false);
+            guard.bytes_after = source_bytes;
+            guard.map.base.clone_from(&source.base);
+        }
+        // A cell created by this copy counted the entries as present from the start; they were
+        // inserted, as for a map that had a cell already.
+        if let (false, Some(c)) = (had_cell, self.gov.cell()) {
+            c.inserts.add(c.len_base.get());
+            c.len_base.set(0);
+        }
     }
 }
 
@@ -801,5 +907,41 @@ where
         let mut map = HashMap::with_hasher(RandomState::new());
         map.extend(arr);
         map
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Support for `HashSet` (set.rs): the one set operation the map API has no counterpart for.
+// ---------------------------------------------------------------------------------------------
+
+impl<K, S> HashMap<K, (), S>
+where
+    K: Eq + Hash,
+    S: BuildHasher,
+{
+    /// `HashSet::replace`: stores `key`, replacing an equal stored key (counted as an update)
+    /// or inserting it (counted as an insert). Returns the replaced key.
+    ///
+    /// Like std's `HashSet::replace` (and `insert`), it makes room for one more key before the
+    /// lookup, so replacing a present key in a full table grows it, as std's does.
+    /// Makes room for one more key as std's `HashSet::insert` does: before the lookup, so a
+    /// full table grows even when the key is present.
+    #[inline]
+    pub(crate) fn make_room_like_insert(&mut self) {
+        self.grow_for_insert();
+    }
+
+    pub(crate) fn replace_key(&mut self, key: K) -> Option<K> {
+        self.grow_for_insert();
+        if let hashbrown::hash_map::EntryRef::Occupied(mut o) = self.base.entry_ref(&key) {
+            let old = o.replace_key(key);
+            if let Some(c) = self.gov.cell() {
+                c.updates.add(1);
+            }
+            return Some(old);
+        }
+        // Absent: there is room, so this insert cannot reallocate.
+        self.insert(key, ());
+        None
     }
 }

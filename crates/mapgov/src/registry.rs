@@ -7,8 +7,8 @@
 use std::cell::Cell;
 use std::collections::HashMap as StdMap;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -181,11 +181,11 @@ pub(crate) fn retire(cell: Arc<MapCell>) {
         let mut reg = lock();
         cell.send(&retire_delta(&cell));
         let slot = cell.slot.load(Relaxed) as usize;
-        if let Some(entry) = reg.maps.get_mut(slot) {
-            if entry.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                *entry = None;
-                reg.free.push(slot);
-            }
+        if let Some(entry) = reg.maps.get_mut(slot)
+            && entry.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell))
+        {
+            *entry = None;
+            reg.free.push(slot);
         }
     } else {
         cell.send(&retire_delta(&cell));

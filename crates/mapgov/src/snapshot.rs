@@ -99,8 +99,11 @@ pub struct MapStats {
     pub shrinks: u64,
     /// Total time of the timed resizes (tables of at least `MAPGOV_TIME_MIN_BYTES`).
     pub resize_nanos: u64,
-    /// The longest single timed resize.
+    /// The longest single resize of a table of at least 64 KiB (smaller tables resize in
+    /// microseconds; a longer pause there is the scheduler's, not the map's).
     pub resize_max_nanos: u64,
+    /// Times the map crossed its budget (see [`Budget`](crate::Budget)).
+    pub budget_exceeded: u64,
     /// Time since the map became tracked (for maps tracked from their first allocation, since
     /// creation).
     #[cfg_attr(feature = "serde", serde(with = "secs_f64"))]
@@ -161,8 +164,11 @@ pub struct SiteStats {
     pub shrinks: u64,
     /// Total time of timed resizes.
     pub resize_nanos: u64,
-    /// The longest single timed resize.
+    /// The longest single resize of a table of at least 64 KiB (smaller tables resize in
+    /// microseconds; a longer pause there is the scheduler's, not the map's).
     pub resize_max_nanos: u64,
+    /// Budget crossings of the maps created here.
+    pub budget_exceeded: u64,
 }
 
 /// Every tracked map and every site, at one moment.
@@ -248,7 +254,11 @@ pub fn snapshot() -> Snapshot {
         maps.push(stats);
     }
     drop(reg);
-    maps.sort_by(|a, b| b.allocated_bytes.cmp(&a.allocated_bytes).then(a.id.cmp(&b.id)));
+    maps.sort_by(|a, b| {
+        b.allocated_bytes
+            .cmp(&a.allocated_bytes)
+            .then(a.id.cmp(&b.id))
+    });
     sites.sort_by(|a, b| {
         b.allocated_bytes
             .cmp(&a.allocated_bytes)
@@ -284,6 +294,7 @@ fn add_totals(s: &mut SiteStats, t: &TotalsValue) {
     s.rehashes += t.rehashes;
     s.shrinks += t.shrinks;
     s.resize_nanos += t.resize_nanos;
+    s.budget_exceeded += t.budget_exceeded;
 }
 
 fn site_base(site: &SiteCell) -> SiteStats {
@@ -314,6 +325,7 @@ fn site_base(site: &SiteCell) -> SiteStats {
         shrinks: t.shrinks,
         resize_nanos: t.resize_nanos,
         resize_max_nanos: site.resize_max_nanos.load(Relaxed),
+        budget_exceeded: t.budget_exceeded,
     }
 }
 
@@ -334,7 +346,9 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
         capacity: cell.capacity.get(),
         allocated_bytes: bytes,
         wasted_bytes: bytes.saturating_sub(needed),
-        peak_len: cell.peak_len.get(),
+        // The owner stores `inserts` before `peak_len`: a reader between the two stores would
+        // see a length above the peak.
+        peak_len: cell.peak_len.get().max(len),
         inserts: t.inserts,
         updates: t.updates,
         removes: t.removes,
@@ -346,6 +360,7 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
         shrinks: t.shrinks,
         resize_nanos: t.resize_nanos,
         resize_max_nanos: cell.resize_max_nanos.get(),
+        budget_exceeded: t.budget_exceeded,
         age: cell
             .tracked_since
             .get()

@@ -6,11 +6,12 @@
 //! to shared memory, and that write is a `fetch_add`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::batch::{self, SiteDelta};
+use crate::policy::PolicyState;
 
 /// A counter with a single writer: a relaxed load and store, which compiles to plain moves.
 ///
@@ -76,6 +77,7 @@ pub(crate) struct Totals<C> {
     pub(crate) rehashes: C,
     pub(crate) shrinks: C,
     pub(crate) resize_nanos: C,
+    pub(crate) budget_exceeded: C,
 }
 
 /// Plain-number copy of [`Totals`].
@@ -97,10 +99,11 @@ impl Totals<u64> {
             rehashes: f(self.rehashes, o.rehashes),
             shrinks: f(self.shrinks, o.shrinks),
             resize_nanos: f(self.resize_nanos, o.resize_nanos),
+            budget_exceeded: f(self.budget_exceeded, o.budget_exceeded),
         }
     }
 
-    pub(crate) fn fields(&self) -> [u64; 9] {
+    pub(crate) fn fields(&self) -> [u64; 10] {
         [
             self.inserts,
             self.updates,
@@ -111,12 +114,13 @@ impl Totals<u64> {
             self.rehashes,
             self.shrinks,
             self.resize_nanos,
+            self.budget_exceeded,
         ]
     }
 }
 
 impl Totals<AtomicU64> {
-    pub(crate) fn cells(&self) -> [&AtomicU64; 9] {
+    pub(crate) fn cells(&self) -> [&AtomicU64; 10] {
         [
             &self.inserts,
             &self.updates,
@@ -127,11 +131,12 @@ impl Totals<AtomicU64> {
             &self.rehashes,
             &self.shrinks,
             &self.resize_nanos,
+            &self.budget_exceeded,
         ]
     }
 
     pub(crate) fn load(&self) -> TotalsValue {
-        let [a, b, c, d, e, f, g, h, i] = self.cells().map(|x| x.load(Relaxed));
+        let [a, b, c, d, e, f, g, h, i, j] = self.cells().map(|x| x.load(Relaxed));
         Totals {
             inserts: a,
             updates: b,
@@ -142,6 +147,7 @@ impl Totals<AtomicU64> {
             rehashes: g,
             shrinks: h,
             resize_nanos: i,
+            budget_exceeded: j,
         }
     }
 }
@@ -193,6 +199,10 @@ pub(crate) struct MapCell {
     pub(crate) misses: AtomicU64,
     /// Lookup sampling interval for this map (1 = exact).
     pub(crate) lookup_sample: AtomicU32,
+    /// An insert that makes `len` exceed this runs the policy check (entry budget).
+    pub(crate) insert_limit: Counter,
+    /// A removal that makes `len` fall below this runs the policy check (shrink, re-arm).
+    pub(crate) remove_watch: Counter,
     // --- written on the cold path ---
     pub(crate) grows: Counter,
     pub(crate) rehashes: Counter,
@@ -202,6 +212,11 @@ pub(crate) struct MapCell {
     pub(crate) timed_resizes: Counter,
     pub(crate) bytes: Counter,
     pub(crate) capacity: Counter,
+    pub(crate) budget_exceeded: Counter,
+    /// Whether a shrink policy or budget is set (skips the policy lock on resizes otherwise).
+    pub(crate) has_policy: AtomicBool,
+    pub(crate) policy: Mutex<PolicyState>,
+    pub(crate) callback_panicked: AtomicBool,
     /// What this map has already added to its site's aggregates.
     pub(crate) flushed: Flushed,
     // --- identity ---
@@ -238,6 +253,7 @@ impl Totals<Counter> {
             rehashes: self.rehashes.get(),
             shrinks: self.shrinks.get(),
             resize_nanos: self.resize_nanos.get(),
+            budget_exceeded: self.budget_exceeded.get(),
         }
     }
 
@@ -251,6 +267,7 @@ impl Totals<Counter> {
         self.rehashes.set(v.rehashes);
         self.shrinks.set(v.shrinks);
         self.resize_nanos.set(v.resize_nanos);
+        self.budget_exceeded.set(v.budget_exceeded);
     }
 }
 
@@ -258,11 +275,11 @@ impl MapCell {
     /// A fresh cell for a map of `K`/`V` at `site`, reusing one from this thread's pool when it
     /// can (the pool saves an allocation per small map).
     pub(crate) fn acquire<K, V>(site: &'static SiteCell, lookup_sample: u32) -> Arc<MapCell> {
-        if let Some(mut cell) = batch::take_cell() {
-            if let Some(c) = Arc::get_mut(&mut cell) {
-                *c = MapCell::fresh::<K, V>(site, lookup_sample);
-                return cell;
-            }
+        if let Some(mut cell) = batch::take_cell()
+            && let Some(c) = Arc::get_mut(&mut cell)
+        {
+            *c = MapCell::fresh::<K, V>(site, lookup_sample);
+            return cell;
         }
         Arc::new(MapCell::fresh::<K, V>(site, lookup_sample))
     }
@@ -277,6 +294,8 @@ impl MapCell {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             lookup_sample: AtomicU32::new(lookup_sample),
+            insert_limit: Counter::new(u64::MAX),
+            remove_watch: Counter::new(0),
             grows: Counter::new(0),
             rehashes: Counter::new(0),
             shrinks: Counter::new(0),
@@ -285,6 +304,10 @@ impl MapCell {
             timed_resizes: Counter::new(0),
             bytes: Counter::new(0),
             capacity: Counter::new(0),
+            budget_exceeded: Counter::new(0),
+            has_policy: AtomicBool::new(false),
+            policy: Mutex::new(PolicyState::default()),
+            callback_panicked: AtomicBool::new(false),
             flushed: Flushed::default(),
             site,
             key_type: std::any::type_name::<K>(),
@@ -310,6 +333,8 @@ impl MapCell {
             hits: AtomicU64::new(self.hits.load(Relaxed)),
             misses: AtomicU64::new(self.misses.load(Relaxed)),
             lookup_sample: AtomicU32::new(self.lookup_sample.load(Relaxed)),
+            insert_limit: c(&self.insert_limit),
+            remove_watch: c(&self.remove_watch),
             grows: c(&self.grows),
             rehashes: c(&self.rehashes),
             shrinks: c(&self.shrinks),
@@ -318,6 +343,15 @@ impl MapCell {
             timed_resizes: c(&self.timed_resizes),
             bytes: c(&self.bytes),
             capacity: c(&self.capacity),
+            budget_exceeded: c(&self.budget_exceeded),
+            has_policy: AtomicBool::new(self.has_policy.load(Relaxed)),
+            policy: Mutex::new(
+                self.policy
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            ),
+            callback_panicked: AtomicBool::new(self.callback_panicked.load(Relaxed)),
             flushed: Flushed::default(),
             site,
             key_type: self.key_type,
@@ -336,14 +370,24 @@ impl MapCell {
         (self.len_base.get() + self.inserts.get()).saturating_sub(self.removes.get())
     }
 
-    /// Counts a new key; `len` is the map's length after the insert.
+    /// Counts a new key; `len` is the map's length after the insert. Returns whether a policy
+    /// limit was crossed (the caller then runs the cold policy check).
     #[inline(always)]
-    pub(crate) fn on_insert(&self, len: usize) {
+    pub(crate) fn on_insert(&self, len: usize) -> bool {
         self.inserts.add(1);
         let len = len as u64;
         if len > self.peak_len.get() {
             self.peak_len.set(len);
         }
+        len > self.insert_limit.get() || len < self.remove_watch.get()
+    }
+
+    /// Counts a removed key; `len` is the length after it. Returns whether a policy limit was
+    /// crossed.
+    #[inline(always)]
+    pub(crate) fn on_remove(&self, len: usize) -> bool {
+        self.removes.add(1);
+        (len as u64) < self.remove_watch.get()
     }
 
     /// The current totals.
@@ -358,6 +402,7 @@ impl MapCell {
             rehashes: self.rehashes.get(),
             shrinks: self.shrinks.get(),
             resize_nanos: self.resize_nanos.get(),
+            budget_exceeded: self.budget_exceeded.get(),
         }
     }
 
@@ -370,8 +415,11 @@ impl MapCell {
         let now = self.totals();
         let before = self.flushed.totals.load();
         self.flushed.totals.store(&now);
-        let mut totals = [0i64; 9];
-        for (t, (a, b)) in totals.iter_mut().zip(now.fields().into_iter().zip(before.fields())) {
+        let mut totals = [0i64; 10];
+        for (t, (a, b)) in totals
+            .iter_mut()
+            .zip(now.fields().into_iter().zip(before.fields()))
+        {
             *t = a.wrapping_sub(b) as i64;
         }
         let len = self.len();
@@ -411,7 +459,7 @@ impl MapCell {
     /// (used when the map moves to another site).
     pub(crate) fn unflush_from_site(&self) {
         let before = self.flushed.totals.load();
-        let mut totals = [0i64; 9];
+        let mut totals = [0i64; 10];
         for (t, b) in totals.iter_mut().zip(before.fields()) {
             *t = -(b as i64);
         }
@@ -436,14 +484,27 @@ impl MapCell {
 }
 
 /// Width of hashbrown's control-byte group on this target (its SIMD width).
-const GROUP_WIDTH: usize = if cfg!(all(
+const GROUP_WIDTH: usize = if cfg!(any(all(
     target_feature = "sse2",
-    any(target_arch = "x86", target_arch = "x86_64"),
-    not(miri),
-)) {
+    any(target_arch = "x86", target_arch = "x86_64")
+),))
+{
+    // hashbrown's SSE2 groups.
     16
-} else {
+} else if cfg!(any(
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    ),
+    target_pointer_width = "64",
+    target_arch = "wasm32",
+)) {
+    // NEON groups, or the generic implementation's 64-bit word.
     8
+} else {
+    // The generic implementation's 32-bit word.
+    4
 };
 
 /// The allocation hashbrown makes for a table sized for `cap` entries of `size`/`align`.
@@ -481,8 +542,12 @@ pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
 
 thread_local! {
     /// Lookups left on this thread before the next sampled one, and the sampler's random state.
-    static SAMPLER: Cell<(u32, u32)> = const { Cell::new((0, 0x9E37_79B9)) };
+    /// State 0 means not seeded yet.
+    static SAMPLER: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
 }
+
+/// Seeds for the threads' samplers: each thread starts at its own point of the sequence.
+static SAMPLER_SEEDS: AtomicU32 = AtomicU32::new(0x2545_F491);
 
 /// Counts one lookup on `cell`.
 ///
@@ -499,7 +564,14 @@ pub(crate) fn record_lookup(cell: &MapCell, hit: bool) {
         return;
     }
     let sampled = SAMPLER.with(|s| {
-        let (left, state) = s.get();
+        let (mut left, mut state) = s.get();
+        if state == 0 {
+            // A thread's first lookup: start with a countdown drawn like every other, so that
+            // a thread making few lookups is not always sampled at once.
+            state = xorshift(SAMPLER_SEEDS.fetch_add(0x9E37_79B9, Relaxed) | 1);
+            left = next_interval(state, rate);
+            state = xorshift(state);
+        }
         if left > 1 {
             s.set((left - 1, state));
             false

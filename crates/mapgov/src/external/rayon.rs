@@ -1,0 +1,316 @@
+//! Parallel iterators for [`HashMap`] and [`HashSet`] (feature `rayon`), as rayon provides
+//! them for std's collections.
+//!
+//! - `IntoParallelIterator` for `HashMap` (owned, `&`, `&mut`) and `HashSet` (owned, `&`), hence
+//!   `par_iter()` and, for maps, `par_iter_mut()` through rayon's blanket traits. The iterators
+//!   are hashbrown's own parallel iterators over the table.
+//! - `ParallelDrainFull` (`par_drain()`) for `&mut HashMap` and `&mut HashSet`.
+//! - `ParallelExtend` (owned and `Copy` references) and `FromParallelIterator`.
+//!
+//! Stats stay exact: `par_extend` collects the parallel iterator first (as hashbrown and rayon
+//! do) and then reserves and inserts through the governed path, so every insert, update and
+//! growth is counted as the sequential `extend` counts it; `par_drain` counts every element as
+//! removed when it starts, as `drain` does (the table is empty afterwards whether the iterator
+//! is consumed, dropped or panics; only leaking it with `mem::forget` would leave the elements
+//! in place, counted as removed). Consuming a collection with `into_par_iter` retires its stats
+//! as a drop does.
+
+use std::hash::{BuildHasher, Hash};
+
+use ::rayon::iter::{
+    FromParallelIterator, IntoParallelIterator, ParallelDrainFull, ParallelExtend, ParallelIterator,
+};
+use hashbrown::hash_map::rayon::{IntoParIter, ParDrain, ParIter, ParIterMut, ParKeys};
+
+use crate::{HashMap, HashSet};
+
+/// Collects a parallel iterator, then inserts it sequentially through `extend`, after the same
+/// reservation as hashbrown's and rayon's std `par_extend`.
+fn par_extend_with<C, I>(target: &mut C, par_iter: I, is_empty: bool, reserve: fn(&mut C, usize))
+where
+    C: Extend<I::Item>,
+    I: IntoParallelIterator,
+{
+    let list = par_iter.into_par_iter().collect_vec_list();
+    let len: usize = list.iter().map(Vec::len).sum();
+    // Keys may repeat or already be present: reserve all of them for an empty collection,
+    // otherwise half, so it resizes at most twice.
+    reserve(target, if is_empty { len } else { len.div_ceil(2) });
+    for vec in list {
+        target.extend(vec);
+    }
+}
+
+// --- HashMap ----------------------------------------------------------------------------------
+
+impl<K: Send, V: Send, S> IntoParallelIterator for HashMap<K, V, S> {
+    type Item = (K, V);
+    type Iter = IntoParIter<K, V>;
+
+    /// Consumes the map; its stats are retired as if it were dropped.
+    fn into_par_iter(self) -> IntoParIter<K, V> {
+        let HashMap { base, gov } = self;
+        drop(gov);
+        base.into_par_iter()
+    }
+}
+
+impl<'a, K: Sync, V: Sync, S> IntoParallelIterator for &'a HashMap<K, V, S> {
+    type Item = (&'a K, &'a V);
+    type Iter = ParIter<'a, K, V>;
+
+    fn into_par_iter(self) -> ParIter<'a, K, V> {
+        (&self.base).into_par_iter()
+    }
+}
+
+impl<'a, K: Sync, V: Send, S> IntoParallelIterator for &'a mut HashMap<K, V, S> {
+    type Item = (&'a K, &'a mut V);
+    type Iter = ParIterMut<'a, K, V>;
+
+    fn into_par_iter(self) -> ParIterMut<'a, K, V> {
+        (&mut self.base).into_par_iter()
+    }
+}
+
+impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut HashMap<K, V, S> {
+    type Iter = ParDrain<'a, K, V>;
+    type Item = (K, V);
+
+    /// Removes every entry, yielding them in parallel; the allocation is kept.
+    fn par_drain(self) -> ParDrain<'a, K, V> {
+        if let Some(c) = self.gov.cell() {
+            c.removes.add(self.base.len() as u64);
+        }
+        self.base.par_drain()
+    }
+}
+
+impl<K, V, S> ParallelExtend<(K, V)> for HashMap<K, V, S>
+where
+    K: Eq + Hash + Send,
+    V: Send,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = (K, V)>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, HashMap::reserve);
+    }
+}
+
+impl<'a, K, V, S> ParallelExtend<(&'a K, &'a V)> for HashMap<K, V, S>
+where
+    K: Copy + Eq + Hash + Sync,
+    V: Copy + Sync,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = (&'a K, &'a V)>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, HashMap::reserve);
+    }
+}
+
+impl<K, V, S> FromParallelIterator<(K, V)> for HashMap<K, V, S>
+where
+    K: Eq + Hash + Send,
+    V: Send,
+    S: BuildHasher + Default,
+{
+    /// Builds a map, attributed to the caller of `from_par_iter` (through rayon's `collect()`,
+    /// to a line inside rayon).
+    #[track_caller]
+    fn from_par_iter<I>(par_iter: I) -> Self
+    where
+        I: IntoParallelIterator<Item = (K, V)>,
+    {
+        let mut map = HashMap::with_hasher(S::default());
+        map.par_extend(par_iter);
+        map
+    }
+}
+
+// --- HashSet ----------------------------------------------------------------------------------
+
+/// The parallel iterator of a set's elements, consumed: hashbrown's.
+type SetIntoParIter<T> = hashbrown::hash_set::rayon::IntoParIter<T>;
+
+/// The parallel draining iterator of a set: the table's `(T, ())` pairs, mapped to `T`.
+type SetParDrain<'a, T> = ::rayon::iter::Map<ParDrain<'a, T, ()>, fn((T, ())) -> T>;
+
+impl<T: Send, S> IntoParallelIterator for HashSet<T, S> {
+    type Item = T;
+    type Iter = SetIntoParIter<T>;
+
+    /// Consumes the set; its stats are retired as if it were dropped.
+    fn into_par_iter(self) -> SetIntoParIter<T> {
+        let HashMap { base, gov } = self.map;
+        drop(gov);
+        hashbrown::HashSet::from(base).into_par_iter()
+    }
+}
+
+impl<'a, T: Sync, S> IntoParallelIterator for &'a HashSet<T, S> {
+    type Item = &'a T;
+    type Iter = ParKeys<'a, T, ()>;
+
+    fn into_par_iter(self) -> ParKeys<'a, T, ()> {
+        self.map.base.par_keys()
+    }
+}
+
+impl<'a, T: Send, S> ParallelDrainFull for &'a mut HashSet<T, S> {
+    type Iter = SetParDrain<'a, T>;
+    type Item = T;
+
+    /// Removes every element, yielding them in parallel; the allocation is kept.
+    fn par_drain(self) -> SetParDrain<'a, T> {
+        let key: fn((T, ())) -> T = |(k, ())| k;
+        (&mut self.map).par_drain().map(key)
+    }
+}
+
+impl<T, S> ParallelExtend<T> for HashSet<T, S>
+where
+    T: Eq + Hash + Send,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = T>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, HashSet::reserve);
+    }
+}
+
+impl<'a, T, S> ParallelExtend<&'a T> for HashSet<T, S>
+where
+    T: 'a + Copy + Eq + Hash + Sync,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = &'a T>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, HashSet::reserve);
+    }
+}
+
+impl<T, S> FromParallelIterator<T> for HashSet<T, S>
+where
+    T: Eq + Hash + Send,
+    S: BuildHasher + Default,
+{
+    /// Builds a set, attributed to the caller of `from_par_iter` (through rayon's `collect()`,
+    /// to a line inside rayon).
+    #[track_caller]
+    fn from_par_iter<I>(par_iter: I) -> Self
+    where
+        I: IntoParallelIterator<Item = T>,
+    {
+        let mut set = HashSet::with_hasher(S::default());
+        set.par_extend(par_iter);
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ::rayon::prelude::*;
+
+    use crate::{HashMap, HashSet};
+
+    #[test]
+    fn set_parallel_iterators_match_the_sequential_ones() {
+        let set: HashSet<u64> = (0..10_000).collect();
+        assert_eq!(set.par_iter().sum::<u64>(), set.iter().sum::<u64>());
+        let std_set: std::collections::HashSet<u64> = (0..10_000).collect();
+        let from_par: std::collections::HashSet<u64> = set.par_iter().copied().collect();
+        assert_eq!(from_par, std_set);
+        let owned: Vec<u64> = set.clone().into_par_iter().collect();
+        assert_eq!(owned.len(), 10_000);
+        assert_eq!(
+            owned.into_iter().collect::<std::collections::HashSet<_>>(),
+            std_set
+        );
+    }
+
+    #[test]
+    fn set_par_extend_and_collect_count_exactly() {
+        let mut set: HashSet<u32> = HashSet::new().named("rayon-set").count_every_lookup();
+        set.par_extend((0..1000u32).into_par_iter().map(|i| i % 600));
+        assert_eq!(set.len(), 600);
+        let stats = set.stats().unwrap();
+        assert_eq!((stats.len, stats.inserts, stats.updates), (600, 600, 0));
+        assert_eq!((stats.hits, stats.misses), (400, 600));
+
+        let refs = [1000u32, 1001, 5];
+        set.par_extend(refs.par_iter());
+        assert_eq!(set.stats().unwrap().inserts, 602);
+
+        let collected: HashSet<u32> = (0..5000u32).into_par_iter().collect();
+        assert_eq!(collected.len(), 5000);
+        assert_eq!(collected.stats().unwrap().inserts, 5000);
+        assert_eq!(collected.stats().unwrap().len, 5000);
+    }
+
+    #[test]
+    fn set_par_drain_empties_and_counts_removes() {
+        let mut set: HashSet<u32> = (0..3000).collect();
+        let cap = set.capacity();
+        let sum: u64 = set.par_drain().map(u64::from).sum();
+        assert_eq!(sum, (0..3000u64).sum::<u64>());
+        assert!(set.is_empty());
+        assert_eq!(set.capacity(), cap);
+        let stats = set.stats().unwrap();
+        assert_eq!((stats.len, stats.removes), (0, 3000));
+
+        // Dropped without being consumed: still empty, still counted.
+        set.extend(0..10);
+        drop(set.par_drain());
+        assert!(set.is_empty());
+        assert_eq!(set.stats().unwrap().len, 0);
+    }
+
+    #[test]
+    fn map_parallel_iterators_and_extend_match_std() {
+        let mut map: HashMap<u32, u64> = HashMap::new().named("rayon-map");
+        map.par_extend(
+            (0..2000u32)
+                .into_par_iter()
+                .map(|i| (i % 1500, u64::from(i))),
+        );
+        let std_map: std::collections::HashMap<u32, u64> =
+            (0..2000u32).map(|i| (i % 1500, u64::from(i))).collect();
+        assert_eq!(map.len(), std_map.len());
+        for (k, v) in &std_map {
+            assert_eq!(map.get(k), Some(v));
+        }
+        let stats = map.stats().unwrap();
+        assert_eq!((stats.len, stats.inserts, stats.updates), (1500, 1500, 500));
+
+        map.par_iter_mut().for_each(|(_, v)| *v += 1);
+        let total: u64 = map.par_iter().map(|(_, v)| *v).sum();
+        assert_eq!(total, std_map.values().map(|v| v + 1).sum::<u64>());
+
+        let pairs = [(9000u32, 1u64), (9001, 2)];
+        map.par_extend(pairs.par_iter().map(|(k, v): &(u32, u64)| (k, v)));
+        assert_eq!(map.stats().unwrap().inserts, 1502);
+
+        let drained: u64 = map.par_drain().map(|(_, v)| v).sum();
+        assert_eq!(drained, total + 3);
+        assert_eq!(map.stats().unwrap().len, 0);
+
+        let collected: HashMap<u32, u32> = (0..100u32).into_par_iter().map(|i| (i, i)).collect();
+        assert_eq!(collected.stats().unwrap().inserts, 100);
+        let back: Vec<(u32, u32)> = collected.into_par_iter().collect();
+        assert_eq!(back.len(), 100);
+    }
+}
