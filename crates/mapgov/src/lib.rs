@@ -57,6 +57,8 @@
 //! - `rayon`: parallel iterators for maps and sets.
 //!
 //! [hashbrown]: https://docs.rs/hashbrown
+// `unsafe` appears in two places, each with a `// SAFETY:` comment: forwarding std's
+// `get_disjoint_unchecked_mut`, and the auto-trait impls of the set's `ExtractIf`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

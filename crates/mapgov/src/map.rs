@@ -919,11 +919,6 @@ where
     K: Eq + Hash,
     S: BuildHasher,
 {
-    /// `HashSet::replace`: stores `key`, replacing an equal stored key (counted as an update)
-    /// or inserting it (counted as an insert). Returns the replaced key.
-    ///
-    /// Like std's `HashSet::replace` (and `insert`), it makes room for one more key before the
-    /// lookup, so replacing a present key in a full table grows it, as std's does.
     /// Makes room for one more key as std's `HashSet::insert` does: before the lookup, so a
     /// full table grows even when the key is present.
     #[inline]
@@ -931,6 +926,11 @@ where
         self.grow_for_insert();
     }
 
+    /// `HashSet::replace`: stores `key`, replacing an equal stored key (counted as an update)
+    /// or inserting it (counted as an insert). Returns the replaced key.
+    ///
+    /// Like std's `HashSet::replace` (and `insert`), it makes room for one more key before the
+    /// lookup, so replacing a present key in a full table grows it, as std's does.
     pub(crate) fn replace_key(&mut self, key: K) -> Option<K> {
         self.grow_for_insert();
         if let hashbrown::hash_map::EntryRef::Occupied(mut o) = self.base.entry_ref(&key) {

@@ -12,6 +12,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::iter::{Chain, FusedIterator};
 use std::marker::PhantomData;
+use std::panic::RefUnwindSafe;
 use std::ops::{BitAnd, BitOr, BitXor, Sub};
 
 use crate::entry::Entry;
@@ -214,9 +215,9 @@ impl<T, S> HashSet<T, S> {
     /// Elements the iterator does not reach (it is dropped early) stay in the set. Each element
     /// yielded counts as one remove.
     ///
-    /// Unlike std's, the returned iterator is neither `Send` nor `Sync`: the predicate is boxed
-    /// (a heap allocation when it captures anything), because the set's table stores `(T, ())`
-    /// pairs and stable Rust cannot name the adapter between the two predicate shapes.
+    /// The predicate is boxed (a heap allocation when it captures anything), because the set's
+    /// table stores `(T, ())` pairs and stable Rust cannot name the adapter between the two
+    /// predicate shapes; the iterator is still `Send`/`Sync` exactly when std's is.
     ///
     /// # Examples
     ///
@@ -894,8 +895,7 @@ type SetPred<'a, K> = Box<dyn FnMut(&K, &mut ()) -> bool + 'a>;
 /// An iterator that removes and yields the elements a predicate selects:
 /// [`HashSet::extract_if`].
 ///
-/// Unlike std's, it is neither `Send` nor `Sync` (its predicate is boxed; see
-/// [`HashSet::extract_if`]).
+/// `Send`, `Sync` and `RefUnwindSafe` exactly when std's is (when `K` and `F` are).
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct ExtractIf<'a, K, F> {
     inner: crate::iter::ExtractIf<'a, K, (), SetPred<'a, K>>,
@@ -903,6 +903,22 @@ pub struct ExtractIf<'a, K, F> {
     /// the iterator's.
     marker: PhantomData<&'a F>,
 }
+
+// SAFETY: `inner` is hashbrown's `ExtractIf` over this set's `(K, ())` table (which hashbrown
+// makes `Send` when `K` and its predicate are) plus a `&MapCell` (`Sync`). Its predicate is the
+// box built in `HashSet::extract_if`, a closure that owns exactly one `F` and nothing else. So
+// moving the iterator to another thread moves `&mut` access to `K`s and an `F`: sound when both
+// are `Send`, which is std's condition for its `ExtractIf`.
+#[allow(unsafe_code)]
+unsafe impl<K: Send, F: Send> Send for ExtractIf<'_, K, F> {}
+
+// SAFETY: through `&ExtractIf` no code reaches the predicate or mutates the table (`next` takes
+// `&mut self`; `Debug` prints nothing of them), so sharing it shares at most `&K` and `&F`:
+// sound when `K` and `F` are `Sync`, std's condition.
+#[allow(unsafe_code)]
+unsafe impl<K: Sync, F: Sync> Sync for ExtractIf<'_, K, F> {}
+
+impl<K: RefUnwindSafe, F: RefUnwindSafe> RefUnwindSafe for ExtractIf<'_, K, F> {}
 
 /// A lazy iterator over the intersection of two sets: [`HashSet::intersection`].
 #[must_use = "this returns the intersection as an iterator, without modifying either input set"]

@@ -3341,3 +3341,554 @@ mod random_ops {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sets: drop-in parity, auto traits, Debug, and a proptest against std and the counting rules
+// of `mapgov::hash_set` (insert: a lookup, plus an insert when new; replace: an update or an
+// insert; remove/take: a remove when present; contains/get: a lookup; retain, drain,
+// extract_if, clear: a remove per element; set algebra: a counted lookup on the probed set,
+// which std chooses by size).
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! typical_set_code {
+    ($module:ident, $($imports:item)*) => {
+        #[allow(dead_code)]
+        mod $module {
+            $($imports)*
+            use std::hash::{BuildHasher, Hash};
+
+            fn unique_words(text: &str) -> HashSet<&str> {
+                text.split_whitespace().collect()
+            }
+
+            fn seen_before(seen: &mut HashSet<String>, s: &str) -> bool {
+                !seen.insert(s.to_owned())
+            }
+
+            fn has(set: &HashSet<String>, s: &str) -> bool {
+                set.contains(s)
+            }
+
+            fn common<'a>(a: &'a HashSet<u8>, b: &'a HashSet<u8>) -> impl Iterator<Item = &'a u8> + 'a {
+                a.intersection(b)
+            }
+
+            fn named_iter(set: &HashSet<u8>) -> hash_set::Iter<'_, u8> {
+                set.iter()
+            }
+
+            fn named_union<'a>(a: &'a HashSet<u8>, b: &'a HashSet<u8>) -> hash_set::Union<'a, u8, std::hash::RandomState> {
+                a.union(b)
+            }
+
+            fn generic_insert<T: Hash + Eq, S: BuildHasher>(set: &mut HashSet<T, S>, v: T) -> bool {
+                set.insert(v)
+            }
+
+            fn sorted_vec(set: HashSet<u8>) -> Vec<u8> {
+                let mut v: Vec<u8> = set.into_iter().collect();
+                v.sort();
+                v
+            }
+
+            pub(super) fn run() -> String {
+                let mut out = Vec::new();
+                let mut words: Vec<_> = unique_words("b a b c").into_iter().collect();
+                words.sort();
+                out.push(format!("{words:?}"));
+                let mut seen = HashSet::new();
+                out.push(format!("{} {}", seen_before(&mut seen, "x"), seen_before(&mut seen, "x")));
+                out.push(format!("{} {}", has(&seen, "x"), has(&seen, "y")));
+                let a: HashSet<u8> = HashSet::from([1, 2, 3, 4]);
+                let b: HashSet<u8> = [3, 4, 5].into_iter().collect();
+                let mut c: Vec<_> = common(&a, &b).copied().collect();
+                c.sort();
+                out.push(format!("{c:?} {}", named_iter(&a).len()));
+                out.push(format!("{}", named_union(&a, &b).count()));
+                for s in [&a | &b, &a & &b, &a ^ &b, &a - &b] {
+                    out.push(format!("{:?}", sorted_vec(s)));
+                }
+                out.push(format!("{} {} {}", a.is_subset(&b), a.is_disjoint(&b), a == b.clone()));
+                let mut d = a.clone();
+                out.push(format!("{} {:?}", generic_insert(&mut d, 9), d.replace(9)));
+                d.retain(|v| v % 2 == 1);
+                out.push(format!("{:?}", sorted_vec(d)));
+                out.join("\n")
+            }
+        }
+    };
+}
+
+typical_set_code!(set_with_std, use std::collections::{HashSet, hash_set};);
+typical_set_code!(set_with_mapgov, use mapgov::{HashSet, hash_set};);
+
+#[test]
+fn typical_set_code_compiles_and_behaves_the_same_with_either_import() {
+    setup();
+    assert_eq!(set_with_mapgov::run(), set_with_std::run());
+}
+
+#[test]
+fn set_debug_prints_the_same_text_as_std() {
+    setup();
+    let gov = mapgov::HashSet::from(["one"]);
+    let std = std::collections::HashSet::from(["one"]);
+    assert_eq!(format!("{gov:?}"), format!("{std:?}"));
+    assert_eq!(format!("{gov:#?}"), format!("{std:#?}"));
+    assert_eq!(format!("{:?}", gov.iter()), format!("{:?}", std.iter()));
+    assert_eq!(
+        format!("{:?}", gov.clone().into_iter()),
+        format!("{:?}", std.clone().into_iter())
+    );
+    let other = mapgov::HashSet::from(["two"]);
+    let std_other = std::collections::HashSet::from(["two"]);
+    assert_eq!(
+        format!("{:?}", gov.union(&other).count()),
+        format!("{:?}", std.union(&std_other).count())
+    );
+    let empty: mapgov::HashSet<u8> = mapgov::HashSet::new();
+    assert_eq!(
+        format!("{empty:?}"),
+        format!("{:?}", std::collections::HashSet::<u8>::new())
+    );
+    let (mut gov, mut std) = (gov, std);
+    assert_eq!(
+        format!("{:?}", gov.extract_if(|_| false)),
+        format!("{:?}", std.extract_if(|_| false))
+    );
+}
+
+#[test]
+#[ignore = "BUG: the set's Drain prints `Drain { remaining: 1, .. }` where std's prints the \
+            remaining elements, `[\"one\"]` (set.rs, Debug for Drain)"]
+fn set_drain_debug_prints_the_remaining_elements_like_std() {
+    setup();
+    let mut gov = mapgov::HashSet::from(["one"]);
+    let mut std = std::collections::HashSet::from(["one"]);
+    assert_eq!(format!("{:?}", gov.drain()), format!("{:?}", std.drain()));
+}
+
+#[test]
+fn set_auto_traits_match_std() {
+    use mapgov::hash_set as gov_set;
+    use std::collections::hash_set as std_set;
+    setup();
+    let mut rows = Vec::new();
+    macro_rules! compare {
+        ($($gov:ty => $std:ty;)*) => {$(
+            for (name, gov, std) in auto_traits!($gov, $std) {
+                rows.push((stringify!($gov), name, gov, std));
+            }
+        )*};
+    }
+    compare! {
+        mapgov::HashSet<u64> => std::collections::HashSet<u64>;
+        mapgov::HashSet<Rc<u8>> => std::collections::HashSet<Rc<u8>>;
+        mapgov::HashSet<Cell<u8>> => std::collections::HashSet<Cell<u8>>;
+        mapgov::HashSet<&'static mut u8> => std::collections::HashSet<&'static mut u8>;
+        mapgov::HashSet<PhantomPinned> => std::collections::HashSet<PhantomPinned>;
+        mapgov::HashSet<u8, CellHasher> => std::collections::HashSet<u8, CellHasher>;
+        gov_set::Iter<'static, Cell<u8>> => std_set::Iter<'static, Cell<u8>>;
+        gov_set::IntoIter<Rc<u8>> => std_set::IntoIter<Rc<u8>>;
+        gov_set::Drain<'static, Cell<u8>> => std_set::Drain<'static, Cell<u8>>;
+        gov_set::Union<'static, u8, CellHasher> => std_set::Union<'static, u8, CellHasher>;
+        gov_set::Intersection<'static, Cell<u8>, std::hash::RandomState>
+            => std_set::Intersection<'static, Cell<u8>, std::hash::RandomState>;
+        gov_set::Difference<'static, u8, CellHasher> => std_set::Difference<'static, u8, CellHasher>;
+        gov_set::SymmetricDifference<'static, u8, std::hash::RandomState>
+            => std_set::SymmetricDifference<'static, u8, std::hash::RandomState>;
+    }
+    let mismatches: Vec<String> = rows
+        .iter()
+        .filter(|(_, _, gov, std)| gov != std)
+        .map(|(ty, tr, gov, std)| format!("{ty}: {tr}: mapgov {gov}, std {std}"))
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "auto traits differ from std:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn set_extract_if_auto_traits_match_std() {
+    use mapgov::hash_set as gov_set;
+    use std::collections::hash_set as std_set;
+    type SetPred = fn(&u8) -> bool;
+    setup();
+    let rows = auto_traits!(
+        gov_set::ExtractIf<'static, u8, SetPred>,
+        std_set::ExtractIf<'static, u8, SetPred>
+    );
+    for (name, gov, std) in rows {
+        assert_eq!(gov, std, "ExtractIf<'_, u8, fn(&u8) -> bool>: {name}");
+    }
+}
+
+mod random_set_ops {
+    use super::*;
+    use mapgov::HashSet as GovSet;
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+    use std::collections::HashSet as StdSet;
+
+    #[derive(Clone, Debug)]
+    enum SetOp {
+        Insert(u8),
+        InsertRange {
+            start: u8,
+            len: u8,
+        },
+        Replace(u8),
+        Remove(u8),
+        Take(u8),
+        Contains(u8),
+        Get(u8),
+        Retain(u8),
+        ExtractIf {
+            modulus: u8,
+            take: Option<u8>,
+        },
+        Drain,
+        Clear,
+        Reserve(u16),
+        ShrinkToFit,
+        Clone {
+            continue_on_clone: bool,
+        },
+        Extend(Vec<u8>),
+        ExtendByRef(Vec<u8>),
+        /// Set algebra against a second set: `which` picks the operation.
+        Algebra {
+            which: u8,
+            other: Vec<u8>,
+        },
+    }
+
+    fn value() -> impl Strategy<Value = u8> {
+        prop_oneof![3 => 0u8..24, 1 => any::<u8>()]
+    }
+
+    fn op() -> impl Strategy<Value = SetOp> {
+        prop_oneof![
+            10 => value().prop_map(SetOp::Insert),
+            1 => (any::<u8>(), any::<u8>()).prop_map(|(start, len)| SetOp::InsertRange { start, len }),
+            3 => value().prop_map(SetOp::Replace),
+            5 => value().prop_map(SetOp::Remove),
+            2 => value().prop_map(SetOp::Take),
+            3 => value().prop_map(SetOp::Contains),
+            2 => value().prop_map(SetOp::Get),
+            1 => any::<u8>().prop_map(SetOp::Retain),
+            1 => (2u8..5, prop::option::of(0u8..8))
+                .prop_map(|(modulus, take)| SetOp::ExtractIf { modulus, take }),
+            1 => Just(SetOp::Drain),
+            1 => Just(SetOp::Clear),
+            1 => (0u16..400).prop_map(SetOp::Reserve),
+            1 => Just(SetOp::ShrinkToFit),
+            1 => any::<bool>().prop_map(|continue_on_clone| SetOp::Clone { continue_on_clone }),
+            1 => prop::collection::vec(value(), 0..60).prop_map(SetOp::Extend),
+            1 => prop::collection::vec(value(), 0..20).prop_map(SetOp::ExtendByRef),
+            6 => (0u8..16, prop::collection::vec(value(), 0..40))
+                .prop_map(|(which, other)| SetOp::Algebra { which, other }),
+        ]
+    }
+
+    struct SetRun {
+        gov: GovSet<u8>,
+        std: StdSet<u8>,
+        model: Counts,
+        name: String,
+    }
+
+    impl SetRun {
+        /// Lookups on the set under test when each element of `probes` is looked up in it, in
+        /// order, stopping after the first whose membership equals `stop_on` (if any).
+        fn probe(&mut self, probes: &[u8], stop_on: Option<bool>) {
+            for v in probes {
+                let hit = self.std.contains(v);
+                self.model.lookup(hit);
+                if stop_on == Some(hit) {
+                    break;
+                }
+            }
+        }
+
+        fn algebra(&mut self, which: u8, other: &[u8]) -> Result<(), TestCaseError> {
+            let b_gov: GovSet<u8> = GovSet::from_iter(other.iter().copied());
+            let b_std: StdSet<u8> = other.iter().copied().collect();
+            // The order in which mapgov's `b` iterates: the order its elements probe `a`.
+            let b_order: Vec<u8> = b_gov.iter().copied().collect();
+            let (a, a_std) = (&self.gov, &self.std);
+            let (la, lb) = (a.len(), b_gov.len());
+            match which {
+                0 => {
+                    prop_assert_eq!(
+                        sorted(a.difference(&b_gov)),
+                        sorted(a_std.difference(&b_std))
+                    );
+                }
+                1 => {
+                    prop_assert_eq!(sorted(b_gov.difference(a)), sorted(b_std.difference(a_std)));
+                    self.probe(&b_order, None);
+                }
+                2 => {
+                    prop_assert_eq!(
+                        sorted(a.intersection(&b_gov)),
+                        sorted(a_std.intersection(&b_std))
+                    );
+                    if la > lb {
+                        self.probe(&b_order, None);
+                    }
+                }
+                3 => {
+                    prop_assert_eq!(
+                        sorted(a.symmetric_difference(&b_gov)),
+                        sorted(a_std.symmetric_difference(&b_std))
+                    );
+                    self.probe(&b_order, None);
+                }
+                4 => {
+                    prop_assert_eq!(sorted(a.union(&b_gov)), sorted(a_std.union(&b_std)));
+                    if la >= lb {
+                        self.probe(&b_order, None);
+                    }
+                }
+                5 => {
+                    prop_assert_eq!(a.is_disjoint(&b_gov), a_std.is_disjoint(&b_std));
+                    if la > lb {
+                        self.probe(&b_order, Some(true));
+                    }
+                }
+                6 => {
+                    prop_assert_eq!(a.is_subset(&b_gov), a_std.is_subset(&b_std));
+                }
+                7 => {
+                    prop_assert_eq!(a.is_superset(&b_gov), a_std.is_superset(&b_std));
+                    if lb <= la {
+                        self.probe(&b_order, Some(false));
+                    }
+                }
+                8 => {
+                    prop_assert_eq!(b_gov.is_subset(a), b_std.is_subset(a_std));
+                    if lb <= la {
+                        self.probe(&b_order, Some(false));
+                    }
+                }
+                9 => {
+                    prop_assert_eq!(a == &b_gov, a_std == &b_std);
+                }
+                10 => {
+                    prop_assert_eq!(&b_gov == a, &b_std == a_std);
+                    if la == lb {
+                        self.probe(&b_order, Some(false));
+                    }
+                }
+                11 => {
+                    prop_assert_eq!(sorted(a | &b_gov), sorted(a_std | &b_std));
+                    if la >= lb {
+                        self.probe(&b_order, None);
+                    }
+                }
+                12 => {
+                    prop_assert_eq!(sorted(a & &b_gov), sorted(a_std & &b_std));
+                    if la > lb {
+                        self.probe(&b_order, None);
+                    }
+                }
+                13 => {
+                    prop_assert_eq!(sorted(a ^ &b_gov), sorted(a_std ^ &b_std));
+                    self.probe(&b_order, None);
+                }
+                14 => {
+                    prop_assert_eq!(sorted(a - &b_gov), sorted(a_std - &b_std));
+                }
+                _ => {
+                    prop_assert_eq!(sorted(&b_gov - a), sorted(&b_std - a_std));
+                    self.probe(&b_order, None);
+                }
+            }
+            Ok(())
+        }
+
+        fn step(&mut self, op: &SetOp) -> Result<(), TestCaseError> {
+            let len_before = self.std.len();
+            match op.clone() {
+                SetOp::Insert(v) => {
+                    let present = self.std.contains(&v);
+                    prop_assert_eq!(self.gov.insert(v), self.std.insert(v));
+                    self.model.lookup(present);
+                    if !present {
+                        self.model.inserts += 1;
+                    }
+                }
+                SetOp::InsertRange { start, len } => {
+                    for i in 0..len {
+                        let v = start.wrapping_add(i);
+                        let present = self.std.contains(&v);
+                        prop_assert_eq!(self.gov.insert(v), self.std.insert(v));
+                        self.model.lookup(present);
+                        if !present {
+                            self.model.inserts += 1;
+                        }
+                        self.model.set_len(self.std.len());
+                    }
+                }
+                SetOp::Replace(v) => {
+                    let r = self.std.replace(v);
+                    prop_assert_eq!(self.gov.replace(v), r);
+                    self.model.write(r.is_some());
+                }
+                SetOp::Remove(v) => {
+                    let r = self.std.remove(&v);
+                    prop_assert_eq!(self.gov.remove(&v), r);
+                    self.model.removes += u64::from(r);
+                }
+                SetOp::Take(v) => {
+                    let r = self.std.take(&v);
+                    prop_assert_eq!(self.gov.take(&v), r);
+                    self.model.removes += u64::from(r.is_some());
+                }
+                SetOp::Contains(v) => {
+                    let r = self.std.contains(&v);
+                    prop_assert_eq!(self.gov.contains(&v), r);
+                    self.model.lookup(r);
+                }
+                SetOp::Get(v) => {
+                    let r = self.std.get(&v).copied();
+                    prop_assert_eq!(self.gov.get(&v).copied(), r);
+                    self.model.lookup(r.is_some());
+                }
+                SetOp::Retain(seed) => {
+                    let keep = |v: &u8| !(v ^ seed).is_multiple_of(3);
+                    self.gov.retain(keep);
+                    self.std.retain(keep);
+                    self.model.removes += (len_before - self.std.len()) as u64;
+                }
+                SetOp::ExtractIf { modulus, take } => {
+                    let pred = move |v: &u8| v.is_multiple_of(modulus);
+                    let got: Vec<u8> = match take {
+                        None => {
+                            let g = sorted(self.gov.extract_if(pred));
+                            prop_assert_eq!(&g, &sorted(self.std.extract_if(pred)));
+                            g
+                        }
+                        Some(n) => {
+                            let g: Vec<u8> = self.gov.extract_if(pred).take(n.into()).collect();
+                            let s = self.std.clone().extract_if(pred).take(n.into()).count();
+                            prop_assert_eq!(g.len(), s);
+                            for v in &g {
+                                prop_assert!(self.std.remove(v));
+                            }
+                            g
+                        }
+                    };
+                    self.model.removes += got.len() as u64;
+                }
+                SetOp::Drain => {
+                    prop_assert_eq!(sorted(self.gov.drain()), sorted(self.std.drain()));
+                    self.model.removes += len_before as u64;
+                }
+                SetOp::Clear => {
+                    self.gov.clear();
+                    self.std.clear();
+                    self.model.removes += len_before as u64;
+                }
+                SetOp::Reserve(n) => {
+                    self.gov.reserve(n.into());
+                    self.std.reserve(n.into());
+                    prop_assert!(self.gov.capacity() >= self.gov.len() + usize::from(n));
+                }
+                SetOp::ShrinkToFit => {
+                    self.gov.shrink_to_fit();
+                    self.std.shrink_to_fit();
+                    prop_assert_eq!(self.gov.stats().unwrap().wasted_bytes, 0);
+                }
+                SetOp::Clone { continue_on_clone } => {
+                    let copy = self.gov.clone();
+                    prop_assert_eq!(sorted(&copy), sorted(&self.std));
+                    prop_assert_eq!(copy.allocation_size(), self.gov.allocation_size());
+                    prop_assert_eq!(counts_of_set(&copy), Counts::present(len_before as u64));
+                    if continue_on_clone {
+                        self.gov = copy;
+                        self.model = Counts::present(len_before as u64);
+                    }
+                }
+                SetOp::Extend(values) | SetOp::ExtendByRef(values) => {
+                    // A set's extend inserts each value: a lookup, plus an insert when new.
+                    let mut replay = self.std.clone();
+                    for v in &values {
+                        let new = replay.insert(*v);
+                        self.model.lookup(!new);
+                        if new {
+                            self.model.inserts += 1;
+                        }
+                    }
+                    if matches!(op, SetOp::ExtendByRef(_)) {
+                        self.gov.extend(values.iter());
+                        self.std.extend(values.iter());
+                    } else {
+                        self.gov.extend(values.iter().copied());
+                        self.std.extend(values.iter().copied());
+                    }
+                }
+                SetOp::Algebra { which, other } => self.algebra(which, &other)?,
+            }
+            self.model.set_len(self.std.len());
+            self.check()
+        }
+
+        fn check(&self) -> Result<(), TestCaseError> {
+            prop_assert_eq!(sorted(&self.gov), sorted(&self.std));
+            let stats = self.gov.stats().expect("a named set has stats");
+            let mut got = Counts::of(&stats);
+            // Growth is the map's business (covered above); the set's own rules are these.
+            (got.grows, got.rehashes, got.shrinks) = (0, 0, 0);
+            prop_assert_eq!(got, self.model);
+            prop_assert_eq!(stats.allocated_bytes, self.gov.allocation_size() as u64);
+            if let Some(entry) = mapgov::snapshot().map_named(&self.name) {
+                prop_assert_eq!(
+                    (entry.len, entry.inserts, entry.removes),
+                    (stats.len, stats.inserts, stats.removes)
+                );
+            }
+            Ok(())
+        }
+    }
+
+    fn counts_of_set(set: &GovSet<u8>) -> Counts {
+        let mut c = Counts::of(&set.stats().expect("stats"));
+        (c.grows, c.rehashes, c.shrinks) = (0, 0, 0);
+        c
+    }
+
+    fn run(ops: &[SetOp]) -> Result<(), TestCaseError> {
+        setup();
+        let name = unique("set-prop");
+        let mut run = SetRun {
+            gov: GovSet::new().named(&name),
+            std: StdSet::new(),
+            model: ZERO,
+            name,
+        };
+        run.check()?;
+        for op in ops {
+            run.step(op)?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 96,
+            max_shrink_iters: 2000,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn random_set_operation_sequences_match_std_and_the_counting_rules(
+            ops in prop::collection::vec(op(), 1..300)
+        ) {
+            run(&ops)?;
+        }
+    }
+}
