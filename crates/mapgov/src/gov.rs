@@ -14,9 +14,6 @@ use crate::{callsite, config, registry};
 /// Resizes of tables smaller than this do not count toward `resize_max_nanos` (the worst stall).
 pub(crate) const STALL_MIN_BYTES: usize = 64 * 1024;
 
-/// Untracked maps whose table stays below this publish their resizes to their site lazily.
-pub(crate) const QUIET_MAX_BYTES: usize = 4 * 1024;
-
 /// Per-map governance state: 16 bytes.
 #[derive(Debug)]
 pub(crate) struct Gov {
@@ -118,7 +115,10 @@ impl Gov {
             }
         }
         cell.bytes.set(after.bytes as u64);
-        cell.capacity.set(after.capacity as u64);
+        if resized || before.bytes == 0 {
+            // A rebuilt table has no tombstones: this is its full capacity.
+            cell.capacity.set(after.capacity as u64);
+        }
         if cell.has_policy.load(Relaxed) {
             crate::policy::after_resize(
                 cell,
@@ -133,10 +133,7 @@ impl Gov {
         let threshold = config::get().track_min_bytes;
         if after.bytes > 0 && after.bytes >= threshold {
             self.start_tracking::<K, V>();
-        } else if cell.flushed.created.get() == 0 || after.bytes >= QUIET_MAX_BYTES {
-            // The site learns of the map at its first allocation; after that, a small table's
-            // resizes wait for its next flush (a bigger resize, or its drop), which keeps
-            // short-lived small maps cheap.
+        } else {
             cell.flush_to_site();
         }
     }
@@ -209,6 +206,13 @@ impl Gov {
             cell.has_policy
                 .store(policy.shrink.is_some() || policy.budget.is_some(), Relaxed);
             cell.rearm(&policy, cell.capacity.get(), cell.bytes.get());
+            drop(policy);
+            // A map already past a new budget is reported now, not at its next insert. (A shrink
+            // this asks for waits for the next operation through the map.)
+            let len = state.len as u64;
+            if len > cell.insert_limit.get() || len < cell.remove_watch.get() {
+                let _ = crate::policy::on_limit(cell, len);
+            }
         }
     }
 

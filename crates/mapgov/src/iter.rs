@@ -69,6 +69,10 @@ impl<K, V> Drop for Drain<'_, K, V> {
         if let Some(c) = self.cell {
             c.bytes.set(self.bytes);
             c.capacity.set(self.capacity);
+            if 0 < c.remove_watch.get() {
+                // The map is empty: budgets re-arm; a shrink waits for the next operation.
+                let _ = crate::policy::on_limit(c, 0);
+            }
         }
     }
 }
@@ -111,14 +115,17 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Drain<'_, K, V> {
 pub struct ExtractIf<'a, K, V, F> {
     inner: hashbrown::hash_map::ExtractIf<'a, K, V, F>,
     cell: Option<&'a MapCell>,
+    /// The map's length now.
+    len: usize,
 }
 
 impl<'a, K, V, F> ExtractIf<'a, K, V, F> {
     pub(crate) fn new(
         inner: hashbrown::hash_map::ExtractIf<'a, K, V, F>,
         cell: Option<&'a MapCell>,
+        len: usize,
     ) -> Self {
-        ExtractIf { inner, cell }
+        ExtractIf { inner, cell, len }
     }
 }
 
@@ -131,10 +138,11 @@ where
     #[inline]
     fn next(&mut self) -> Option<(K, V)> {
         let r = self.inner.next();
-        if r.is_some()
-            && let Some(c) = self.cell
-        {
-            c.removes.add(1);
+        if r.is_some() {
+            self.len -= 1;
+            if let Some(c) = self.cell {
+                c.removes.add(1);
+            }
         }
         r
     }
@@ -146,6 +154,17 @@ where
 }
 
 impl<K, V, F> FusedIterator for ExtractIf<'_, K, V, F> where F: FnMut(&K, &mut V) -> bool {}
+
+impl<K, V, F> Drop for ExtractIf<'_, K, V, F> {
+    fn drop(&mut self) {
+        if let Some(c) = self.cell
+            && (self.len as u64) < c.remove_watch.get()
+        {
+            // Budgets re-arm now; a shrink waits for the next operation through the map.
+            let _ = crate::policy::on_limit(c, self.len as u64);
+        }
+    }
+}
 
 impl<K, V, F> fmt::Debug for ExtractIf<'_, K, V, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -306,7 +306,8 @@ impl<K, V, S> HashMap<K, V, S> {
         F: FnMut(&K, &mut V) -> bool,
     {
         let cell = self.gov.cell.as_deref();
-        ExtractIf::new(self.base.extract_if(pred), cell)
+        let len = self.base.len();
+        ExtractIf::new(self.base.extract_if(pred), cell, len)
     }
 
     /// Keeps only the entries for which `f` returns `true`.
@@ -699,6 +700,11 @@ impl<K, V, S> Drop for Reconcile<'_, K, V, S> {
             }
             if after.len as u64 > c.peak_len.get() {
                 c.peak_len.set(after.len as u64);
+            }
+            if (after.len as u64) < c.remove_watch.get() {
+                // Bulk removals (retain, clear): budgets re-arm now; a shrink waits for the
+                // next insert or removal through the map, which can rehash.
+                let _ = policy::on_limit(c, after.len as u64);
             }
         }
         if self.resize || after.bytes != self.before.bytes {

@@ -212,8 +212,10 @@ impl MapCell {
             && bytes >= p.min_bytes.max(1)
             && capacity > state.floor
         {
-            // Act when len <= capacity / ratio.
-            watch = capacity / u64::from(p.trigger_ratio) + 1;
+            // Act when len <= capacity / ratio, and only once a shrink to `len × headroom`
+            // actually halves the table (half the buckets hold about half the capacity).
+            let halving = ((capacity / 2) as f64 / p.headroom).floor() as u64;
+            watch = (capacity / u64::from(p.trigger_ratio)).min(halving) + 1;
         }
         if state.entries_crossed
             && let Some(max) = state.budget.as_ref().and_then(|b| b.max_entries)
@@ -250,9 +252,11 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
     }
     if let Some(p) = state.shrink {
         let bytes = cell.bytes.get();
+        let halving = ((capacity / 2) as f64 / p.headroom).floor() as u64;
         if bytes >= p.min_bytes.max(1)
             && capacity > state.floor
             && len.saturating_mul(u64::from(p.trigger_ratio)) <= capacity
+            && len <= halving
         {
             let target = ((len as f64) * p.headroom).ceil() as u64;
             let target = target.max(state.floor).min(capacity);

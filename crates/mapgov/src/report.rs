@@ -6,9 +6,10 @@
 //!
 //! The thresholds ([`Thresholds`]) are chosen so that a healthy program has no finding:
 //!
-//! - **Waste** needs at least 1 MiB *and* half of the table wasted. A table that grows normally
-//!   is between 44 % and 87 % full and wastes nothing by this measure (its `len` needs the same
-//!   bucket count); half wasted means `len` fell below a quarter of the buckets.
+//! - **Waste** needs at least 1 MiB *and* half of the table wasted *and* `len` at most half of
+//!   the map's peak (the waste was left by removals). A table that grows normally is between
+//!   44 % and 87 % full and wastes nothing by this measure (its `len` needs the same bucket
+//!   count); a pre-sized map that is still filling has room on purpose.
 //! - **Presize** needs maps that are created again and again (at least 8 dropped at the site)
 //!   and grow at least 4 times each on average: a map pre-sized once never grows, one sized for
 //!   half its peak grows once.
@@ -343,6 +344,11 @@ fn waste(m: &MapStats, t: &Thresholds) -> Option<Finding> {
     }
     let ratio = m.wasted_bytes as f64 / m.allocated_bytes as f64;
     if ratio < t.waste_min_ratio {
+        return None;
+    }
+    // Waste left by removals: the map held at least twice its entries before. A pre-sized map
+    // that is still filling (or a cache built with headroom) has room on purpose.
+    if m.len.saturating_mul(2) > m.peak_len {
         return None;
     }
     let severity = if m.wasted_bytes >= t.waste_critical_bytes {
