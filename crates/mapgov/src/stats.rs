@@ -541,9 +541,10 @@ pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
 }
 
 thread_local! {
-    /// Lookups left on this thread before the next sampled one, and the sampler's random state.
-    /// State 0 means not seeded yet.
-    static SAMPLER: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// Lookups left on this thread until the next sampled one (0: not started yet).
+    static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    /// The thread's sampler state (0: not seeded yet).
+    static SAMPLER: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Seeds for the threads' samplers: each thread starts at its own point of the sequence.
@@ -554,35 +555,48 @@ static SAMPLER_SEEDS: AtomicU32 = AtomicU32::new(0x2545_F491);
 /// With a sampling interval of 1 every lookup adds 1 (`fetch_add`). With N > 1, each lookup is
 /// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
 /// of maps or keys can alias with it) and a sampled lookup adds N: the counters are unbiased
-/// estimates, and only about one lookup in N writes to shared memory.
+/// estimates, and only about one lookup in N writes to shared memory. The common case is one
+/// thread-local decrement.
 #[inline(always)]
 pub(crate) fn record_lookup(cell: &MapCell, hit: bool) {
     let rate = cell.lookup_sample.load(Relaxed);
-    let counter = if hit { &cell.hits } else { &cell.misses };
     if rate <= 1 {
+        let counter = if hit { &cell.hits } else { &cell.misses };
         counter.fetch_add(1, Relaxed);
         return;
     }
-    let sampled = SAMPLER.with(|s| {
-        let (mut left, mut state) = s.get();
-        if state == 0 {
-            // A thread's first lookup: start with a countdown drawn like every other, so that
-            // a thread making few lookups is not always sampled at once.
-            state = xorshift(SAMPLER_SEEDS.fetch_add(0x9E37_79B9, Relaxed) | 1);
-            left = next_interval(state, rate);
-            state = xorshift(state);
-        }
-        if left > 1 {
-            s.set((left - 1, state));
-            false
-        } else {
-            s.set((next_interval(state, rate), xorshift(state)));
-            true
-        }
-    });
-    if sampled {
-        counter.fetch_add(u64::from(rate), Relaxed);
+    let left = COUNTDOWN.with(Cell::get);
+    if left > 1 {
+        COUNTDOWN.with(|c| c.set(left - 1));
+    } else {
+        sample(cell, hit, rate, left);
     }
+}
+
+/// The countdown ran out (or never started): count this lookup if it is the sampled one, and
+/// draw the next countdown.
+#[cold]
+#[inline(never)]
+fn sample(cell: &MapCell, hit: bool, rate: u32, left: u32) {
+    let mut state = SAMPLER.with(Cell::get);
+    if state == 0 {
+        state = xorshift(SAMPLER_SEEDS.fetch_add(0x9E37_79B9, Relaxed) | 1);
+    }
+    if left == 0 {
+        // The thread's first lookup: start with a countdown drawn like every other, so that a
+        // thread making few lookups is not always sampled at once.
+        let first = next_interval(state, rate);
+        state = xorshift(state);
+        SAMPLER.with(|s| s.set(state));
+        if first > 1 {
+            COUNTDOWN.with(|c| c.set(first - 1));
+            return;
+        }
+    }
+    let counter = if hit { &cell.hits } else { &cell.misses };
+    counter.fetch_add(u64::from(rate), Relaxed);
+    COUNTDOWN.with(|c| c.set(next_interval(state, rate)));
+    SAMPLER.with(|s| s.set(xorshift(state)));
 }
 
 fn xorshift(mut x: u32) -> u32 {
