@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use mapgov::guard::{DUMP_FORMAT, DumpDocument};
 use mapgov::{SNAPSHOT_FORMAT, Snapshot, SnapshotDocument, peek_format};
 
 /// The largest document read (a snapshot of 100,000 tracked maps is about 60 MiB).
 const MAX_BYTES: u64 = 512 << 20;
 
-/// Reads the snapshots of a `mapgov-snapshot` file.
+/// Reads the snapshots of a `mapgov-snapshot` or `mapgov-dump` file.
 pub(crate) fn from_file(path: &Path) -> Result<Vec<Snapshot>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -56,7 +57,8 @@ pub(crate) fn from_url(url: &str) -> Result<Vec<Snapshot>> {
     parse(&text).with_context(|| url.to_owned())
 }
 
-/// Reads a document, dispatching on its `format`.
+/// Reads a document, dispatching on its `format`: a `mapgov-snapshot` file (its snapshots) or
+/// a `mapgov-dump` file (the one snapshot it holds; a partial dump gets a warning on stderr).
 pub(crate) fn parse(text: &str) -> Result<Vec<Snapshot>> {
     let (format, _) = peek_format(text)?;
     match format.as_str() {
@@ -67,6 +69,16 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Snapshot>> {
             }
             Ok(doc.snapshots)
         }
-        other => bail!("unsupported format {other:?}: expected {SNAPSHOT_FORMAT}"),
+        DUMP_FORMAT => {
+            let doc = DumpDocument::from_json(text)?;
+            if doc.partial {
+                eprintln!(
+                    "mapgov: warning: partial dump ({})",
+                    doc.partial_reasons.join("; ")
+                );
+            }
+            Ok(vec![doc.snapshot])
+        }
+        other => bail!("unsupported format {other:?}: expected {SNAPSHOT_FORMAT} or {DUMP_FORMAT}"),
     }
 }

@@ -17,8 +17,14 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 /// maps below it (the vast majority in most programs) are still counted in their site's totals.
 pub const DEFAULT_TRACK_MIN_BYTES: usize = 64 * 1024;
 
-/// Default for [`Config::lookup_sample`]: one lookup in 32 is counted, with weight 32.
-pub const DEFAULT_LOOKUP_SAMPLE: u32 = 32;
+/// Default for [`Config::lookup_sample`]: one lookup in 1024 is counted, with weight 1024.
+///
+/// Counting costs one thread-local decrement per lookup; the sampled lookup adds its weight to
+/// the map's counter with one atomic add. At one in 1024 that add is rare enough that two
+/// threads reading the same map do not fight over its cache line, and a map with a million
+/// lookups is still estimated within about 3 %. Use `1` (or a map's
+/// [`count_every_lookup`](crate::HashMap::count_every_lookup)) where exact counts matter more.
+pub const DEFAULT_LOOKUP_SAMPLE: u32 = 1024;
 
 /// Default for [`Config::time_min_bytes`]: resizes of tables of 4 KiB and more are timed.
 ///
@@ -88,9 +94,16 @@ impl Config {
     /// |---|---|---|
     /// | `MAPGOV` | `on` or `off` (also `1`/`0`, `true`/`false`): `off` makes every map behave as a plain hashbrown map, counting nothing | `on` |
     /// | `MAPGOV_TRACK_MIN_BYTES` | a map whose table reaches this many bytes is tracked individually (listed in [`Snapshot::maps`](crate::Snapshot::maps)); `0` tracks every map that allocates. Accepts a plain number or a `KiB`/`MiB`/`GiB` suffix | `65536` |
-    /// | `MAPGOV_LOOKUP_SAMPLE` | count one lookup in N, each with weight N (`1` counts every lookup exactly) | `32` |
+    /// | `MAPGOV_LOOKUP_SAMPLE` | count one lookup in N, each with weight N (`1` counts every lookup exactly) | `1024` |
     /// | `MAPGOV_TIME_MIN_BYTES` | resizes of tables at least this large are timed | `4096` |
-    /// | `MAPGOV_DUMP_DIR` | where panic and on-demand dumps go (read by the guard) | per-user temp dir |
+    /// | `MAPGOV_DUMP_DIR` | where [`guard`](crate::guard) dumps go (created with mode 0700 if missing) | `$TMPDIR/mapgov-<uid>` (mode 0700, checked) |
+    /// | `MAPGOV_DUMP_KEEP` | how many dumps of this program the guard keeps in the directory (older ones are removed), 1 to 10000 | `10` |
+    /// | `MAPGOV_DUMP_SIGNAL` | the signal that makes the guard write a dump: `off`, `SIGUSR1` (also `usr1`, `on`) or `SIGUSR2` | `off` |
+    /// | `MAPGOV_DUMP_MAX_BYTES` | the largest dump written; bigger ones keep the largest maps and sites and say how many were left out. A byte count of at least `16KiB` | `16MiB` |
+    /// | `MAPGOV_DUMP_SECTIONS` | which optional sections a dump includes: `all`, or a comma-separated list of `config`, `maps`, `sites`, `findings`, `events`, `key_samples` | `all` |
+    ///
+    /// The `MAPGOV_DUMP_*` variables are read by [`guard::install`](crate::guard::install) and
+    /// [`guard::dump_now`](crate::guard::dump_now) (feature `guard`), once per process.
     ///
     /// A malformed value never stops the program: a warning naming the variable and the accepted
     /// values is printed once on stderr, and the default is used.
@@ -142,7 +155,7 @@ impl Config {
                     "MAPGOV_LOOKUP_SAMPLE",
                     v,
                     "a whole number from 1 (count every lookup) to 4294967295",
-                    "32",
+                    "1024",
                 )),
             }
         }
@@ -280,6 +293,117 @@ pub fn current() -> Config {
     get().clone()
 }
 
+/// The configuration in force, if it was read already; never blocks (for the panic hook).
+#[cfg(feature = "guard")]
+pub(crate) fn try_get() -> Option<&'static Config> {
+    CONFIG.get()
+}
+
+/// The guard's settings from the `MAPGOV_DUMP_*` environment variables (see
+/// [`Config::from_env`]). `None` means "not set": the guard's own default applies.
+#[cfg(feature = "guard")]
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct GuardEnv {
+    pub(crate) dir: Option<std::path::PathBuf>,
+    pub(crate) keep: Option<usize>,
+    /// `Some(None)`: explicitly off.
+    pub(crate) signal: Option<Option<crate::guard::DumpSignal>>,
+    pub(crate) max_bytes: Option<usize>,
+    pub(crate) sections: Option<Vec<crate::guard::Section>>,
+}
+
+/// Reads the `MAPGOV_DUMP_*` variables like [`Config::from_lookup`] reads the others: a
+/// malformed value gives one warning naming the variable and what it accepts, and is ignored.
+#[cfg(feature = "guard")]
+pub(crate) fn guard_env_from_lookup(
+    mut get: impl FnMut(&str) -> Option<std::ffi::OsString>,
+    mut warn: impl FnMut(String),
+) -> GuardEnv {
+    use crate::guard::{DumpSignal, Section};
+    let mut env = GuardEnv::default();
+    let mut bad: Vec<(&str, String, &str, &str)> = Vec::new();
+    if let Some(raw) = get("MAPGOV_DUMP_DIR") {
+        // Paths need not be UTF-8.
+        if raw.is_empty() {
+            bad.push((
+                "MAPGOV_DUMP_DIR",
+                String::new(),
+                "a directory path",
+                "a per-user directory under the temp dir",
+            ));
+        } else {
+            env.dir = Some(std::path::PathBuf::from(raw));
+        }
+    }
+    let mut read = |name: &str| -> Option<String> {
+        let raw = get(name)?;
+        match raw.into_string() {
+            Ok(s) => Some(s.trim().to_owned()),
+            Err(_) => {
+                warn(format!("mapgov: ignoring {name}: not valid UTF-8"));
+                None
+            }
+        }
+    };
+    if let Some(v) = read("MAPGOV_DUMP_KEEP") {
+        match v.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => env.keep = Some(n),
+            _ => bad.push((
+                "MAPGOV_DUMP_KEEP",
+                v,
+                "a whole number from 1 to 10000",
+                "10",
+            )),
+        }
+    }
+    if let Some(v) = read("MAPGOV_DUMP_SIGNAL") {
+        let lower = v.to_ascii_lowercase();
+        let choice = match lower.trim_start_matches("sig") {
+            "usr1" => Some(Some(DumpSignal::Usr1)),
+            "usr2" => Some(Some(DumpSignal::Usr2)),
+            _ => parse_switch(&lower).map(|on| on.then_some(DumpSignal::Usr1)),
+        };
+        match choice {
+            Some(c) => env.signal = Some(c),
+            None => bad.push((
+                "MAPGOV_DUMP_SIGNAL",
+                v,
+                "off, SIGUSR1 (or on) or SIGUSR2",
+                "off",
+            )),
+        }
+    }
+    if let Some(v) = read("MAPGOV_DUMP_MAX_BYTES") {
+        match parse_bytes(&v) {
+            Some(n) if n >= crate::guard::MIN_MAX_BYTES => env.max_bytes = Some(n),
+            _ => bad.push((
+                "MAPGOV_DUMP_MAX_BYTES",
+                v,
+                "a byte count of at least 16KiB, such as 1MiB or 16MiB",
+                "16MiB",
+            )),
+        }
+    }
+    if let Some(v) = read("MAPGOV_DUMP_SECTIONS") {
+        match Section::parse_list(&v) {
+            Some(list) => env.sections = Some(list),
+            None => bad.push((
+                "MAPGOV_DUMP_SECTIONS",
+                v,
+                "all, or a comma-separated list of config, maps, sites, findings, events, \
+                 key_samples",
+                "all",
+            )),
+        }
+    }
+    for (name, value, accepted, default) in bad {
+        warn(format!(
+            "mapgov: ignoring {name}={value:?}: expected {accepted}; using the default ({default})"
+        ));
+    }
+    env
+}
+
 fn parse_switch(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "on" | "1" | "true" | "yes" => Some(true),
@@ -357,6 +481,79 @@ mod tests {
         assert!(warnings[1].contains("MAPGOV_TRACK_MIN_BYTES"));
         assert!(warnings[2].contains("MAPGOV_LOOKUP_SAMPLE"));
         assert!(warnings[3].contains("MAPGOV_TIME_MIN_BYTES"));
+    }
+
+    #[cfg(feature = "guard")]
+    fn parse_guard(vars: &[(&str, &str)]) -> (GuardEnv, Vec<String>) {
+        let mut warnings = Vec::new();
+        let env = guard_env_from_lookup(
+            |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            },
+            |w| warnings.push(w),
+        );
+        (env, warnings)
+    }
+
+    #[cfg(feature = "guard")]
+    #[test]
+    fn guard_variables_parse() {
+        use crate::guard::{DumpSignal, Section};
+        let (env, warnings) = parse_guard(&[]);
+        assert_eq!(env, GuardEnv::default());
+        assert!(warnings.is_empty());
+        let (env, warnings) = parse_guard(&[
+            ("MAPGOV_DUMP_DIR", "/var/tmp/dumps"),
+            ("MAPGOV_DUMP_KEEP", "3"),
+            ("MAPGOV_DUMP_SIGNAL", "SIGUSR2"),
+            ("MAPGOV_DUMP_MAX_BYTES", "1MiB"),
+            ("MAPGOV_DUMP_SECTIONS", "maps, findings"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            env.dir.as_deref(),
+            Some(std::path::Path::new("/var/tmp/dumps"))
+        );
+        assert_eq!(env.keep, Some(3));
+        assert_eq!(env.signal, Some(Some(DumpSignal::Usr2)));
+        assert_eq!(env.max_bytes, Some(1 << 20));
+        assert_eq!(env.sections, Some(vec![Section::Maps, Section::Findings]));
+        for (v, expected) in [
+            ("on", Some(DumpSignal::Usr1)),
+            ("usr1", Some(DumpSignal::Usr1)),
+            ("off", None),
+            ("0", None),
+        ] {
+            let (env, warnings) = parse_guard(&[("MAPGOV_DUMP_SIGNAL", v)]);
+            assert!(warnings.is_empty(), "{v}: {warnings:?}");
+            assert_eq!(env.signal, Some(expected), "{v}");
+        }
+    }
+
+    #[cfg(feature = "guard")]
+    #[test]
+    fn malformed_guard_variables_warn_once_each_and_keep_defaults() {
+        let (env, warnings) = parse_guard(&[
+            ("MAPGOV_DUMP_DIR", ""),
+            ("MAPGOV_DUMP_KEEP", "0"),
+            ("MAPGOV_DUMP_SIGNAL", "SIGKILL"),
+            ("MAPGOV_DUMP_MAX_BYTES", "12"),
+            ("MAPGOV_DUMP_SECTIONS", "maps,secrets"),
+        ]);
+        assert_eq!(env, GuardEnv::default());
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        for (w, name) in warnings.iter().zip([
+            "MAPGOV_DUMP_DIR",
+            "MAPGOV_DUMP_KEEP",
+            "MAPGOV_DUMP_SIGNAL",
+            "MAPGOV_DUMP_MAX_BYTES",
+            "MAPGOV_DUMP_SECTIONS",
+        ]) {
+            assert!(w.starts_with(&format!("mapgov: ignoring {name}=")), "{w}");
+            assert!(w.contains("using the default"), "{w}");
+        }
     }
 
     #[test]

@@ -96,15 +96,9 @@ impl fmt::Display for DocumentError {
     }
 }
 
-impl std::error::Error for DocumentError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            DocumentError::Json(e) => Some(e),
-            DocumentError::Field { error, .. } => Some(error),
-            _ => None,
-        }
-    }
-}
+/// The message already includes the underlying JSON error, so no `source` is reported (error
+/// chains would print it twice).
+impl std::error::Error for DocumentError {}
 
 impl From<serde_json::Error> for DocumentError {
     fn from(e: serde_json::Error) -> Self {

@@ -30,7 +30,7 @@
 //! a pointer to a stats cell allocated with the table. Ordinary operations bump the map's own
 //! counters with plain stores: no lock, no allocation, no syscall, no shared cache line.
 //! Lookups through `&self` (which many threads may do at once) are sampled: one in
-//! `MAPGOV_LOOKUP_SAMPLE` (default 32) adds its weight with one atomic add, so shared read-only
+//! `MAPGOV_LOOKUP_SAMPLE` (default 1024) adds its weight with one atomic add, so shared read-only
 //! maps keep their throughput. Allocation, resize and drop are the cold path: they time the
 //! resize, update the site's aggregates, and register maps whose table reaches
 //! `MAPGOV_TRACK_MIN_BYTES` (default 64 KiB) individually.
@@ -55,6 +55,9 @@
 //!
 //! - `serde`: `Serialize`/`Deserialize` for maps, sets and the snapshot types.
 //! - `rayon`: parallel iterators for maps and sets.
+//! - `guard` (default): [`guard`], dumps of every map's state on panic, on a signal and on
+//!   demand, in the versioned `mapgov-dump` JSON format. Enables `serde`, and on Unix brings
+//!   `signal-hook` (the signal trigger) and `rustix` (the dump directory's ownership check).
 //!
 //! [hashbrown]: https://docs.rs/hashbrown
 // `unsafe` appears in two places, each with a `// SAFETY:` comment: forwarding std's
@@ -69,6 +72,8 @@ mod config;
 mod document;
 mod entry;
 mod gov;
+#[cfg(feature = "guard")]
+pub mod guard;
 mod iter;
 mod map;
 mod policy;

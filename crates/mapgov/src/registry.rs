@@ -44,6 +44,17 @@ pub(crate) fn lock() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Locks the registry if no other holder has it; never blocks (for the panic hook, whose
+/// thread may be the holder). Poisoning is ignored as in [`lock`].
+#[cfg(feature = "guard")]
+pub(crate) fn try_lock() -> Option<MutexGuard<'static, Registry>> {
+    match REGISTRY.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 impl Registry {
     fn intern_name(&mut self, name: &str) -> &'static str {
         if let Some(n) = self.names.get(name) {

@@ -222,7 +222,53 @@ impl Snapshot {
 /// ```
 pub fn snapshot() -> Snapshot {
     crate::batch::flush_current_thread();
-    let reg = registry::lock();
+    let enabled = crate::config::get().enabled;
+    from_registry(registry::lock(), enabled)
+}
+
+/// [`snapshot`] for the guard, which must never block: it tries the registry lock until
+/// `patience` has passed (the holder may be the calling thread itself, in a panic hook) and
+/// otherwise returns a snapshot without maps or sites and the reason it is partial.
+#[cfg(feature = "guard")]
+pub(crate) fn try_snapshot(patience: Duration) -> (Snapshot, Option<String>) {
+    crate::batch::flush_current_thread();
+    // The configuration is read without blocking: if it is not read yet, no map allocated.
+    let enabled = crate::config::try_get().is_none_or(|c| c.enabled);
+    let start = std::time::Instant::now();
+    let mut pause = Duration::from_micros(50);
+    loop {
+        if let Some(reg) = registry::try_lock() {
+            return (from_registry(reg, enabled), None);
+        }
+        let waited = start.elapsed();
+        if waited >= patience {
+            let empty = Snapshot {
+                taken_at_unix_ms: unix_ms(),
+                enabled,
+                maps: Vec::new(),
+                sites: Vec::new(),
+            };
+            let reason = format!(
+                "the map registry stayed locked for {} ms (perhaps by the panicking thread \
+                 itself): maps and sites are missing",
+                waited.as_millis()
+            );
+            return (empty, Some(reason));
+        }
+        std::thread::sleep(pause.min(patience.saturating_sub(waited)));
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Copies the registry's maps and sites (the lock is released before sorting).
+fn from_registry(reg: std::sync::MutexGuard<'_, registry::Registry>, enabled: bool) -> Snapshot {
     let cells: Vec<Arc<MapCell>> = reg.maps.iter().flatten().cloned().collect();
     let mut sites: Vec<SiteStats> = Vec::with_capacity(reg.sites.len());
     let mut index: StdMap<*const SiteCell, usize> = StdMap::with_capacity(reg.sites.len());
@@ -266,11 +312,8 @@ pub fn snapshot() -> Snapshot {
             .then_with(|| a.name.cmp(&b.name))
     });
     Snapshot {
-        taken_at_unix_ms: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-        enabled: crate::config::get().enabled,
+        taken_at_unix_ms: unix_ms(),
+        enabled,
         maps,
         sites,
     }
