@@ -12,8 +12,8 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::iter::{Chain, FusedIterator};
 use std::marker::PhantomData;
-use std::panic::RefUnwindSafe;
 use std::ops::{BitAnd, BitOr, BitXor, Sub};
+use std::panic::RefUnwindSafe;
 
 use crate::entry::Entry;
 use crate::map::HashMap;
