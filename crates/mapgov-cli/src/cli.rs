@@ -55,6 +55,11 @@ pub(crate) struct DemoArgs {
     /// Also write the snapshots taken during the run to this file (mapgov-snapshot format).
     #[arg(long, value_name = "FILE")]
     pub(crate) save: Option<PathBuf>,
+    /// Serve the demo's metrics on this loopback address (/metrics for Prometheus,
+    /// /debug/mapgov for `mapgov report --url`) and keep the workload running after the report,
+    /// until Ctrl-C; e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) serve: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
 }

@@ -49,12 +49,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => {
             args.validate().map_err(anyhow::Error::msg)?;
+            let server = args.serve.map(mapgov_prometheus::serve).transpose()?;
+            if let Some(server) = &server {
+                eprintln!(
+                    "mapgov: serving http://{0}/metrics and http://{0}/debug/mapgov (Ctrl-C to stop)",
+                    server.local_addr()
+                );
+            }
             let snapshots = demo::run(args.seconds);
             if let Some(path) = &args.save {
                 let doc = SnapshotDocument::new(snapshots.clone());
                 write_new(path, doc.to_json().as_bytes())?;
             }
-            output("mapgov demo", &snapshots, &args.output)
+            let code = output("mapgov demo", &snapshots, &args.output)?;
+            if server.is_some() {
+                // Keep the service's workload going for the scrapers, until interrupted.
+                loop {
+                    demo::run(args.seconds);
+                }
+            }
+            Ok(code)
         }
         Command::Report(args) => {
             let snapshots = match (&args.file, &args.url) {
