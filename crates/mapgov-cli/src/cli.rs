@@ -17,6 +17,7 @@ use mapgov::Severity;
   mapgov report snap.json              the report of a saved snapshot file
   mapgov report --url http://127.0.0.1:9464/debug/mapgov
   mapgov report snap.json --fail-on warning   exit 1 if any finding is a warning or worse
+  mapgov trace snap.json --format chrome -o trace.json   the events, for Perfetto
 
 Exit status: 0 no finding at or above --fail-on, 1 findings at or above it, 2 usage or input error.")]
 pub(crate) struct Cli {
@@ -31,6 +32,9 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Print the report of a snapshot file or a live endpoint.
     Report(ReportArgs),
+    /// Export the lifecycle events and the map memory of a snapshot file, a dump or a live
+    /// endpoint: JSON Lines, a Chrome/Perfetto trace, or a pprof profile.
+    Trace(TraceArgs),
 }
 
 /// Options every report-printing command shares.
@@ -75,6 +79,56 @@ pub(crate) struct ReportArgs {
     pub(crate) url: Option<String>,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["file", "url"])))]
+#[command(after_help = "Formats:
+  jsonl    a mapgov-events header line, then one lifecycle event per line
+  chrome   Chrome trace event format: open in https://ui.perfetto.dev or chrome://tracing
+  pprof    gzip-compressed profile.proto of live map memory by creation site (the
+           last snapshot's): go tool pprof -http=: OUT
+
+Examples:
+  mapgov trace snap.json --format chrome -o trace.json
+  mapgov trace mapgov-dump-x.json --format jsonl -o -
+  mapgov trace --url http://127.0.0.1:9464/debug/mapgov --format pprof -o maps.pb.gz")]
+pub(crate) struct TraceArgs {
+    /// A mapgov-snapshot file or a mapgov-dump file.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// A live endpoint serving a mapgov-snapshot document (http only, e.g. on loopback).
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The export format: jsonl, chrome or pprof.
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: String,
+    /// Where to write it: a new file (never overwritten), or `-` for standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub(crate) output: PathBuf,
+}
+
+/// The formats `mapgov trace` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TraceFormat {
+    Jsonl,
+    Chrome,
+    Pprof,
+}
+
+impl TraceArgs {
+    /// The format, checked (a one-line error names the accepted ones).
+    pub(crate) fn format(&self) -> Result<TraceFormat, String> {
+        match self.format.to_ascii_lowercase().as_str() {
+            "jsonl" => Ok(TraceFormat::Jsonl),
+            "chrome" => Ok(TraceFormat::Chrome),
+            "pprof" => Ok(TraceFormat::Pprof),
+            _ => Err(format!(
+                "unknown trace format {:?}: expected jsonl, chrome or pprof",
+                self.format
+            )),
+        }
+    }
 }
 
 impl DemoArgs {

@@ -9,8 +9,25 @@ use mapgov::{SNAPSHOT_FORMAT, Snapshot, SnapshotDocument, peek_format};
 /// The largest document read (a snapshot of 100,000 tracked maps is about 60 MiB).
 const MAX_BYTES: u64 = 512 << 20;
 
+/// A document's snapshots, and the process they came from when the document says.
+pub(crate) struct Input {
+    pub(crate) snapshots: Vec<Snapshot>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) program: Option<String>,
+}
+
 /// Reads the snapshots of a `mapgov-snapshot` or `mapgov-dump` file.
 pub(crate) fn from_file(path: &Path) -> Result<Vec<Snapshot>> {
+    Ok(read_file(path)?.snapshots)
+}
+
+/// Fetches the snapshots a live endpoint serves.
+pub(crate) fn from_url(url: &str) -> Result<Vec<Snapshot>> {
+    Ok(read_url(url)?.snapshots)
+}
+
+/// [`from_file`], with the document's process.
+pub(crate) fn read_file(path: &Path) -> Result<Input> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if !meta.is_file() {
@@ -31,8 +48,8 @@ pub(crate) fn from_file(path: &Path) -> Result<Vec<Snapshot>> {
     parse(&text).with_context(|| path.display().to_string())
 }
 
-/// Fetches the snapshots a live endpoint serves.
-pub(crate) fn from_url(url: &str) -> Result<Vec<Snapshot>> {
+/// [`from_url`], with the document's process.
+pub(crate) fn read_url(url: &str) -> Result<Input> {
     if !url.starts_with("http://") {
         bail!(
             "unsupported URL {url:?}: only http:// endpoints are supported (use a loopback address)"
@@ -58,8 +75,9 @@ pub(crate) fn from_url(url: &str) -> Result<Vec<Snapshot>> {
 }
 
 /// Reads a document, dispatching on its `format`: a `mapgov-snapshot` file (its snapshots) or
-/// a `mapgov-dump` file (the one snapshot it holds; a partial dump gets a warning on stderr).
-pub(crate) fn parse(text: &str) -> Result<Vec<Snapshot>> {
+/// a `mapgov-dump` file (the one snapshot it holds, with the events of the dump's `events`
+/// section; a partial dump gets a warning on stderr).
+pub(crate) fn parse(text: &str) -> Result<Input> {
     let (format, _) = peek_format(text)?;
     match format.as_str() {
         SNAPSHOT_FORMAT => {
@@ -67,7 +85,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Snapshot>> {
             if doc.snapshots.is_empty() {
                 bail!("the document holds no snapshot");
             }
-            Ok(doc.snapshots)
+            Ok(Input {
+                snapshots: doc.snapshots,
+                pid: Some(doc.pid),
+                program: Some(doc.program),
+            })
         }
         DUMP_FORMAT => {
             let doc = DumpDocument::from_json(text)?;
@@ -77,7 +99,16 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Snapshot>> {
                     doc.partial_reasons.join("; ")
                 );
             }
-            Ok(vec![doc.snapshot])
+            let mut snapshot = doc.snapshot;
+            if snapshot.events.is_empty() {
+                snapshot.events = doc.events.events();
+            }
+            snapshot.events_dropped = snapshot.events_dropped.max(doc.events.dropped);
+            Ok(Input {
+                snapshots: vec![snapshot],
+                pid: Some(doc.pid),
+                program: Some(doc.program),
+            })
         }
         other => bail!("unsupported format {other:?}: expected {SNAPSHOT_FORMAT} or {DUMP_FORMAT}"),
     }

@@ -1,4 +1,5 @@
-//! `mapgov`: run the governance demo, or report on a snapshot file or a live endpoint.
+//! `mapgov`: run the governance demo, report on a snapshot file or a live endpoint, or export
+//! its events and map memory (`mapgov trace`).
 //!
 //! Exit status: 0 when no finding reaches `--fail-on`, 1 when one does, 2 on a usage or input
 //! error (with a one-line reason on stderr). A closed pipe on stdout is not an error.
@@ -77,6 +78,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (None, None) => unreachable!("clap requires FILE or --url"),
             };
             output("mapgov report", &snapshots, &args.output)
+        }
+        Command::Trace(args) => {
+            let format = args.format().map_err(anyhow::Error::msg)?;
+            let input = match (&args.file, &args.url) {
+                (Some(file), _) => input::read_file(file)?,
+                (None, Some(url)) => input::read_url(url)?,
+                (None, None) => unreachable!("clap requires FILE or --url"),
+            };
+            let bytes = trace_export(format, &input);
+            if args.output.as_os_str() == "-" {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()?;
+            } else {
+                write_new(&args.output, &bytes)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The export of `input` in `format`.
+fn trace_export(format: cli::TraceFormat, input: &input::Input) -> Vec<u8> {
+    use mapgov::trace;
+    let snapshots = &input.snapshots;
+    match format {
+        cli::TraceFormat::Jsonl => trace::jsonl(snapshots).into_bytes(),
+        cli::TraceFormat::Chrome => trace::chrome(snapshots, input.pid.unwrap_or(1)).into_bytes(),
+        cli::TraceFormat::Pprof => {
+            let last = snapshots.last().expect("at least one snapshot");
+            trace::pprof(last, input.program.as_deref().unwrap_or("mapgov"))
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use crate::event::{self, EventKind};
 use crate::stats::{MapCell, SiteCell};
 use crate::{callsite, config, registry};
 
@@ -92,19 +93,23 @@ impl Gov {
         // Entries lost by a panicking hasher during an in-place rehash are counted as removed
         // by the caller (`Reconcile` in map.rs), which sees every length change.
         let mut resized = true;
-        if before.bytes > 0 && after.bytes > before.bytes {
+        let kind = if before.bytes > 0 && after.bytes > before.bytes {
             cell.grows.add(1);
+            EventKind::Grew
         } else if before.bytes > 0 && after.bytes < before.bytes {
             cell.shrinks.add(1);
+            EventKind::Shrank
         } else if before.bytes > 0
             && after.bytes == before.bytes
             && after.capacity > before.capacity
         {
             cell.rehashes.add(1);
+            EventKind::Rehashed
         } else {
             // The first allocation, or an operation that changed nothing (a no-op shrink).
             resized = false;
-        }
+            EventKind::Created
+        };
         if let (Some(ns), true) = (nanos, resized) {
             cell.resize_nanos.add(ns);
             cell.timed_resizes.add(1);
@@ -127,14 +132,18 @@ impl Gov {
                 after.bytes as u64,
             );
         }
-        if cell.is_tracked() {
-            return;
+        if !cell.is_tracked() {
+            let threshold = config::get().track_min_bytes;
+            if after.bytes > 0 && after.bytes >= threshold {
+                // Records the `created` event; the resize that made the map tracked follows.
+                self.start_tracking::<K, V>();
+            } else {
+                cell.flush_to_site();
+            }
         }
-        let threshold = config::get().track_min_bytes;
-        if after.bytes > 0 && after.bytes >= threshold {
-            self.start_tracking::<K, V>();
-        } else {
-            cell.flush_to_site();
+        if resized && let Some(cell) = self.cell.as_deref() {
+            // Only tracked maps record events (`record` checks).
+            event::resized(cell, kind, before, after, nanos);
         }
     }
 

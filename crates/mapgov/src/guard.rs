@@ -65,8 +65,11 @@
 //! the report's findings, the lifecycle events and the key samples. The JSON Schema is
 //! `schemas/mapgov-dump.v1.schema.json` in the repository.
 //!
-//! **Lifecycle events** are not recorded by this version of mapgov: the `events` section says
-//! `"recorded": false` and holds no items. The event ring fills it, in the same format version.
+//! **Lifecycle events**: the `events` section holds what the event ring kept (created, grew,
+//! rehashed, shrank, cleared, dropped, budget_exceeded; see [`Event`](crate::Event)), oldest
+//! first, and how many the process lost. The dump's snapshot carries none itself (its
+//! `events` list is empty): they are in this section, once. A dump over its size bound drops
+//! the oldest events first (counted in `truncated.events_omitted`).
 //!
 //! **No keys or values by default.** A dump names maps, sites and types, never contents. The one
 //! exception is opt-in: a [`KeySample`] keeps the last few keys a program gives it as redacted
@@ -645,6 +648,7 @@ mod tests {
         doc.snapshot.maps.clear();
         doc.findings.clear();
         doc.key_samples.clear();
+        doc.events.items.clear();
         let whole = capture::render(&mut doc, 100);
         let back = DumpDocument::from_json(std::str::from_utf8(&whole).unwrap()).unwrap();
         assert_eq!(back, doc);

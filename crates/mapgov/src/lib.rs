@@ -35,8 +35,8 @@
 //! resize, update the site's aggregates, and register maps whose table reaches
 //! `MAPGOV_TRACK_MIN_BYTES` (default 64 KiB) individually.
 //!
-//! A tracked map costs about 300 bytes of heap (its stats cell, its registry slot); every map
-//! that allocates costs its stats cell (about 250 bytes) beside its table.
+//! Every map that allocates costs its stats cell (about 470 bytes, measured by `mapbench`)
+//! beside its table; a tracked map adds a registry slot (a pointer).
 //!
 //! ## Call sites
 //!
@@ -46,6 +46,36 @@
 //! the first frame of user code (this needs line tables: `debug = "line-tables-only"` in the
 //! release profile). Untracked maps from such sites are aggregated under the std location.
 //!
+//! ## Events and traces
+//!
+//! Tracked maps record their lifecycle as [`Event`]s: [`created`](EventKind::Created) (when the
+//! map becomes tracked), [`grew`](EventKind::Grew), [`rehashed`](EventKind::Rehashed),
+//! [`shrank`](EventKind::Shrank), [`cleared`](EventKind::Cleared),
+//! [`dropped`](EventKind::Dropped) (with its age, peak length and operations) and
+//! [`budget_exceeded`](EventKind::BudgetExceeded). Each has its time (monotonic, with a
+//! wall-clock anchor), map id, site, name, thread, length, capacity and bytes before and
+//! after, and the resize's duration when it was timed.
+//!
+//! Events are recorded only where mapgov already was on its cold path (tracking, resize,
+//! `clear`, drop, budget crossing), never on an ordinary operation, into a ring of
+//! `MAPGOV_EVENTS` records (default [`DEFAULT_EVENTS`]) allocated once. Recording copies plain
+//! data under a lock taken with `try_lock`: it never blocks and never allocates; an event that
+//! finds the ring busy is dropped, and the oldest is overwritten when the ring is full — both
+//! are counted in [`Snapshot::events_dropped`]. [`Snapshot::events`] holds the recent events,
+//! oldest first, and dumps carry them in their `events` section.
+//!
+//! With the `tracing` feature (default), every event is also a `tracing` event with target
+//! `mapgov` and the fields `kind`, `map_id`, `site`, `name`, `thread_id`, `thread_name`,
+//! `len_before`, `len_after`, `capacity_before`, `capacity_after`, `bytes_before`,
+//! `bytes_after`, and where they apply `duration_ns`, `age_ns`, `peak_len`, `operations`,
+//! `limit_kind`, `limit`, `value`. Its level is DEBUG, except budget crossings (message
+//! `map budget exceeded`, also for untracked maps) and resizes of tables of 64 KiB or more
+//! slower than [`STALL_WARN`] (1 ms), which are WARN.
+//!
+//! [`trace`] (feature `serde`) exports them as JSON Lines and in the Chrome trace event format
+//! (Perfetto), and the live map memory by site as a pprof profile (feature `pprof`); the CLI's
+//! `mapgov trace` does the same for snapshot files, dumps and live endpoints.
+//!
 //! ## Configuration
 //!
 //! [`Config`] and the `MAPGOV_*` environment variables, all listed on [`Config::from_env`].
@@ -53,7 +83,11 @@
 //!
 //! ## Feature flags
 //!
-//! - `serde`: `Serialize`/`Deserialize` for maps, sets and the snapshot types.
+//! - `tracing` (default): lifecycle events and budget crossings as `tracing` events.
+//! - `serde`: `Serialize`/`Deserialize` for maps, sets and the snapshot types, the
+//!   `mapgov-snapshot` document, and the JSON Lines and Chrome exports of [`trace`].
+//! - `pprof`: [`trace::pprof`], live map memory by site as a pprof profile (enables `serde`;
+//!   brings `prost` and `flate2`).
 //! - `rayon`: parallel iterators for maps and sets.
 //! - `guard` (default): [`guard`], dumps of every map's state on panic, on a signal and on
 //!   demand, in the versioned `mapgov-dump` JSON format. Enables `serde`, and on Unix brings
@@ -71,6 +105,7 @@ mod config;
 #[cfg(feature = "serde")]
 mod document;
 mod entry;
+mod event;
 mod gov;
 #[cfg(feature = "guard")]
 pub mod guard;
@@ -82,6 +117,8 @@ mod report;
 mod set;
 mod snapshot;
 mod stats;
+#[cfg(feature = "serde")]
+pub mod trace;
 
 /// Optional integrations with other crates, one file per crate.
 #[cfg(any(feature = "serde", feature = "rayon"))]
@@ -100,6 +137,7 @@ pub use config::{
 pub use document::{
     DocumentError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotDocument, peek_format,
 };
+pub use event::{BudgetLimit, DEFAULT_EVENTS, Event, EventKind, Lifetime, STALL_WARN, TableSize};
 pub use map::HashMap;
 pub use policy::{Budget, BudgetCrossing, ShrinkPolicy};
 pub use report::{

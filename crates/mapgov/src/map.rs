@@ -325,7 +325,8 @@ impl<K, V, S> HashMap<K, V, S> {
     /// Removes every entry; the allocation is kept.
     #[inline]
     pub fn clear(&mut self) {
-        let guard = Reconcile::new(self, false);
+        let mut guard = Reconcile::new(self, false);
+        guard.clear = true;
         guard.map.base.clear();
     }
 
@@ -662,6 +663,8 @@ struct Reconcile<'a, K, V, S> {
     /// Measures the allocation afterwards; without it the allocation is `bytes_after`.
     measure: Option<Measure<K, V, S>>,
     bytes_after: usize,
+    /// The operation is `clear()`: a tracked map that held entries records a `cleared` event.
+    clear: bool,
 }
 
 /// Measures a table's allocation (needs the bounds the caller has and `Reconcile` lacks).
@@ -681,6 +684,7 @@ impl<'a, K, V, S> Reconcile<'a, K, V, S> {
             nanos: None,
             measure: None,
             bytes_after: before.bytes,
+            clear: false,
         }
     }
 }
@@ -705,6 +709,9 @@ impl<K, V, S> Drop for Reconcile<'_, K, V, S> {
                 // Bulk removals (retain, clear): budgets re-arm now; a shrink waits for the
                 // next insert or removal through the map, which can rehash.
                 let _ = policy::on_limit(c, after.len as u64);
+            }
+            if self.clear && self.before.len > 0 && c.is_tracked() {
+                crate::event::cleared(c, self.before, after);
             }
         }
         if self.resize || after.bytes != self.before.bytes {

@@ -90,8 +90,9 @@ pub(crate) type BudgetCallback = Arc<dyn Fn(&BudgetCrossing) + Send + Sync>;
 
 /// A limit on a map's entries or bytes.
 ///
-/// Crossing it counts `budget_exceeded` in the map's stats, emits one `tracing` warning (target
-/// `mapgov`) per crossing, and calls the optional callback. It never panics and never drops or
+/// Crossing it counts `budget_exceeded` in the map's stats, records a `budget_exceeded` event
+/// (for a tracked map), emits one `tracing` warning (target `mapgov`) per crossing, and calls
+/// the optional callback. It never panics and never drops or
 /// refuses data: the map keeps working. The budget re-arms once the map is back within it.
 ///
 /// # Examples
@@ -308,18 +309,10 @@ fn report_crossing(
     callback: Option<BudgetCallback>,
 ) {
     cell.budget_exceeded.add(1);
-    let site = Site::new(cell.site.file, cell.site.line, cell.site.column);
-    #[cfg(feature = "tracing")]
-    tracing::warn!(
-        target: "mapgov",
-        site = %site,
-        name = cell.site.name.unwrap_or(""),
-        limit_kind = kind,
-        limit,
-        value,
-        "map budget exceeded"
-    );
+    // One event per crossing: recorded for a tracked map, and one `tracing` warning either way.
+    crate::event::budget_exceeded(cell, kind, limit, value);
     if let Some(cb) = callback {
+        let site = Site::new(cell.site.file, cell.site.line, cell.site.column);
         let crossing = BudgetCrossing {
             site,
             name: cell.site.name.map(str::to_owned),

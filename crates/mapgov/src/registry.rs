@@ -184,11 +184,16 @@ pub(crate) fn track(cell: &Arc<MapCell>) {
     LazyLock::force(&START);
     cell.slot.store(slot as u64, Relaxed);
     cell.id.store(NEXT_ID.fetch_add(1, Relaxed), Relaxed);
+    // The event (and its `tracing` form) goes out without the registry lock: a subscriber
+    // may take a snapshot.
+    drop(reg);
+    crate::event::created(cell);
 }
 
 /// Retires a map's cell: flushes what is left to the site and counts the map as dropped.
 pub(crate) fn retire(cell: Arc<MapCell>) {
     if cell.is_tracked() {
+        let last = crate::event::cell_size(&cell);
         let mut reg = lock();
         cell.send(&retire_delta(&cell));
         let slot = cell.slot.load(Relaxed) as usize;
@@ -198,6 +203,8 @@ pub(crate) fn retire(cell: Arc<MapCell>) {
             *entry = None;
             reg.free.push(slot);
         }
+        drop(reg);
+        crate::event::dropped(&cell, last);
     } else {
         cell.send(&retire_delta(&cell));
         batch::recycle_cell(cell);

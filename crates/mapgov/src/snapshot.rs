@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
+use crate::event::Event;
 use crate::registry;
 use crate::stats::{MapCell, SiteCell, TotalsValue};
 
@@ -184,6 +185,14 @@ pub struct Snapshot {
     pub maps: Vec<MapStats>,
     /// Per-site aggregates, largest allocation first.
     pub sites: Vec<SiteStats>,
+    /// The recent lifecycle events of tracked maps, oldest first (what the event ring holds;
+    /// see [`Event`]). Absent from documents written before events existed: read as empty.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub events: Vec<Event>,
+    /// Events lost since the process started: overwritten in the full ring before a snapshot
+    /// copied them, or dropped because the ring was busy at that moment.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub events_dropped: u64,
 }
 
 impl Snapshot {
@@ -223,7 +232,12 @@ impl Snapshot {
 pub fn snapshot() -> Snapshot {
     crate::batch::flush_current_thread();
     let enabled = crate::config::get().enabled;
-    from_registry(registry::lock(), enabled)
+    let mut snap = from_registry(registry::lock(), enabled);
+    if let Some((events, dropped)) = crate::event::recent(None) {
+        snap.events = events;
+        snap.events_dropped = dropped;
+    }
+    snap
 }
 
 /// [`snapshot`] for the guard, which must never block: it tries the registry lock until
@@ -238,7 +252,19 @@ pub(crate) fn try_snapshot(patience: Duration) -> (Snapshot, Option<String>) {
     let mut pause = Duration::from_micros(50);
     loop {
         if let Some(reg) = registry::try_lock() {
-            return (from_registry(reg, enabled), None);
+            let mut snap = from_registry(reg, enabled);
+            let left = patience.saturating_sub(start.elapsed());
+            let mut reason = None;
+            match crate::event::recent(Some(left.max(Duration::from_millis(1)))) {
+                Some((events, dropped)) => {
+                    snap.events = events;
+                    snap.events_dropped = dropped;
+                }
+                None => {
+                    reason = Some("the event ring stayed locked: events are missing".to_owned());
+                }
+            }
+            return (snap, reason);
         }
         let waited = start.elapsed();
         if waited >= patience {
@@ -247,6 +273,8 @@ pub(crate) fn try_snapshot(patience: Duration) -> (Snapshot, Option<String>) {
                 enabled,
                 maps: Vec::new(),
                 sites: Vec::new(),
+                events: Vec::new(),
+                events_dropped: 0,
             };
             let reason = format!(
                 "the map registry stayed locked for {} ms (perhaps by the panicking thread \
@@ -316,6 +344,8 @@ fn from_registry(reg: std::sync::MutexGuard<'_, registry::Registry>, enabled: bo
         enabled,
         maps,
         sites,
+        events: Vec::new(),
+        events_dropped: 0,
     }
 }
 

@@ -214,7 +214,18 @@ fn check_basic(child: &Child, dir: &Path) -> DumpDocument {
     let config = doc.config.as_ref().unwrap();
     assert!(config.in_force && config.enabled);
     assert_eq!(config.track_min_bytes, 0);
-    assert!(!doc.events.recorded && doc.events.items.is_empty());
+    // The events section holds the ring: the orders map's creation and growth, up to the panic.
+    assert!(doc.events.recorded);
+    let events = doc.events.events();
+    assert_eq!(events.len(), doc.events.items.len());
+    let orders_events = |kind: mapgov::EventKind| {
+        events
+            .iter()
+            .filter(|e| e.name.as_deref() == Some("orders") && e.kind == kind)
+            .count() as u64
+    };
+    assert_eq!(orders_events(mapgov::EventKind::Created), 1);
+    assert_eq!(orders_events(mapgov::EventKind::Grew), orders.grows);
     assert_eq!(doc.sections, Section::ALL);
     assert_eq!(doc.pid, child_pid(&found[0]));
     // Contents are off by default.

@@ -49,6 +49,14 @@ pub(crate) fn capture(settings: &Settings, req: Request<'_>) -> DumpDocument {
     } else {
         Vec::new()
     };
+    // The events go to their own section, not twice into the dump.
+    let events = std::mem::take(&mut snapshot.events);
+    let events = if settings.has(Section::Events) {
+        let recorded = crate::config::try_get().is_some_and(|c| c.events > 0 && c.enabled);
+        EventsRecord::of(recorded, &events, snapshot.events_dropped)
+    } else {
+        EventsRecord::not_recorded()
+    };
     let now = unix_ms();
     DumpDocument {
         format: DUMP_FORMAT.to_owned(),
@@ -69,7 +77,7 @@ pub(crate) fn capture(settings: &Settings, req: Request<'_>) -> DumpDocument {
         config,
         snapshot,
         findings,
-        events: EventsRecord::not_recorded(),
+        events,
         key_samples,
     }
 }
@@ -90,6 +98,7 @@ fn config_record(settings: &Settings) -> ConfigRecord {
         track_min_bytes: config.track_min_bytes as u64,
         lookup_sample: config.lookup_sample,
         time_min_bytes: config.time_min_bytes as u64,
+        events: config.events as u64,
         shrink_policy: config.shrink_policy.map(|p| ShrinkPolicyRecord {
             trigger_ratio: p.trigger_ratio,
             headroom: p.headroom,
@@ -164,7 +173,8 @@ pub(crate) fn render(doc: &mut DumpDocument, max: usize) -> Vec<u8> {
         let lists = doc.snapshot.maps.len()
             + doc.snapshot.sites.len()
             + doc.findings.len()
-            + doc.key_samples.len();
+            + doc.key_samples.len()
+            + doc.events.items.len();
         if lists == 0 {
             // Nothing left to cut: the header alone is over the bound.
             return serde_json::to_vec_pretty(&*doc).unwrap_or_default();
@@ -181,6 +191,12 @@ pub(crate) fn render(doc: &mut DumpDocument, max: usize) -> Vec<u8> {
         t.sites_omitted += cut(&mut doc.snapshot.sites, keep);
         t.findings_omitted += cut(&mut doc.findings, keep);
         t.key_samples_omitted += cut(&mut doc.key_samples, keep);
+        // Events keep the most recent ones.
+        let items = &mut doc.events.items;
+        let len = items.len();
+        let gone = len - keep(len).min(len.saturating_sub(1));
+        items.drain(..gone);
+        t.events_omitted += gone as u64;
     }
 }
 

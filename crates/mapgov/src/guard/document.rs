@@ -66,6 +66,10 @@ pub struct Truncation {
     pub findings_omitted: u64,
     /// Key samples left out.
     pub key_samples_omitted: u64,
+    /// Lifecycle events left out (the oldest). Absent from dumps written before events
+    /// existed: read as 0.
+    #[serde(default)]
+    pub events_omitted: u64,
 }
 
 impl Truncation {
@@ -75,6 +79,7 @@ impl Truncation {
             || self.sites_omitted != 0
             || self.findings_omitted != 0
             || self.key_samples_omitted != 0
+            || self.events_omitted != 0
     }
 }
 
@@ -133,6 +138,10 @@ pub struct ConfigRecord {
     pub lookup_sample: u32,
     /// `MAPGOV_TIME_MIN_BYTES`.
     pub time_min_bytes: u64,
+    /// `MAPGOV_EVENTS`: the event ring's size. Absent from dumps written before events
+    /// existed: read as 0.
+    #[serde(default)]
+    pub events: u64,
     /// The process-wide shrink policy, if any.
     pub shrink_policy: Option<ShrinkPolicyRecord>,
     /// Budgets by map name.
@@ -143,16 +152,17 @@ pub struct ConfigRecord {
 
 /// The lifecycle events section.
 ///
-/// This version of mapgov records no lifecycle events: `recorded` is `false` and `items` is
-/// empty. The event ring (create, grow, rehash, shrink, clear, drop, budget) fills `items` with
-/// one JSON object per event, oldest first, within format version 1; readers must accept any
-/// object there.
+/// `items` holds one JSON object per [`Event`](crate::Event), oldest first, with the fields of
+/// that type (the schema's `event`); readers of format version 1 must accept objects with
+/// fields (or event kinds) they do not know. [`EventsRecord::events`] reads the ones it knows.
+/// A process that records no events (`MAPGOV_EVENTS=0`) writes `recorded: false` and no items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct EventsRecord {
     /// Whether this process records lifecycle events at all.
     pub recorded: bool,
-    /// Events lost because the ring was full (always 0 when nothing is recorded).
+    /// Events the process lost (overwritten in its full ring, or dropped while the ring was
+    /// busy); does not count those left out by the dump's size bound (`truncated`).
     pub dropped: u64,
     /// The recent events, oldest first.
     pub items: Vec<serde_json::Value>,
@@ -166,6 +176,27 @@ impl EventsRecord {
             dropped: 0,
             items: Vec::new(),
         }
+    }
+
+    /// The section for `events`.
+    pub(crate) fn of(recorded: bool, events: &[crate::Event], dropped: u64) -> EventsRecord {
+        EventsRecord {
+            recorded,
+            dropped,
+            items: events
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect(),
+        }
+    }
+
+    /// The items read as [`Event`](crate::Event)s, oldest first; items this version cannot
+    /// read (a newer kind of event) are skipped.
+    pub fn events(&self) -> Vec<crate::Event> {
+        self.items
+            .iter()
+            .filter_map(|v| serde_json::from_value(v.clone()).ok())
+            .collect()
     }
 }
 
