@@ -1,0 +1,155 @@
+//! The maps under test behind one small trait, so each workload is written once and
+//! monomorphized per map type (no dynamic dispatch inside a timed loop).
+
+use std::hash::BuildHasher;
+
+use serde::{Deserialize, Serialize};
+
+/// A hasher builder the benchmarks can use: created per map with `Default`, shared by threads.
+pub trait BenchHasher: BuildHasher + Default + Send + Sync + 'static {}
+
+impl<S: BuildHasher + Default + Send + Sync + 'static> BenchHasher for S {}
+
+/// The operations the workloads perform on a `u64 -> u64` map with hasher `S`.
+///
+/// Every method is `#[inline(always)]` and forwards to the map's own method of the same name,
+/// so a workload's loop compiles to the same code it would with the map used directly.
+pub trait BenchMap<S: BenchHasher>: Sized + Send + Sync {
+    /// An empty map with a fresh `S::default()` hasher (no allocation).
+    fn new_map() -> Self;
+    /// `insert(k, v)`; whether the key was new.
+    fn put(&mut self, k: u64, v: u64) -> bool;
+    /// `get(&k).copied()`.
+    fn find(&self, k: u64) -> Option<u64>;
+    /// `remove(&k)`.
+    fn take(&mut self, k: u64) -> Option<u64>;
+    /// `*entry(k).or_insert(0) += 1`.
+    fn upsert(&mut self, k: u64);
+    /// Folds every `(key, value)` pair through `iter()`.
+    fn fold_all(&self) -> u64;
+    /// `clear()`.
+    fn wipe(&mut self);
+    /// `len()`.
+    fn size(&self) -> usize;
+}
+
+macro_rules! impl_bench_map {
+    ($($path:ident)::+) => {
+        impl<S: BenchHasher> BenchMap<S> for $($path)::+<u64, u64, S> {
+            #[inline(always)]
+            fn new_map() -> Self {
+                Self::with_hasher(S::default())
+            }
+            #[inline(always)]
+            fn put(&mut self, k: u64, v: u64) -> bool {
+                self.insert(k, v).is_none()
+            }
+            #[inline(always)]
+            fn find(&self, k: u64) -> Option<u64> {
+                self.get(&k).copied()
+            }
+            #[inline(always)]
+            fn take(&mut self, k: u64) -> Option<u64> {
+                self.remove(&k)
+            }
+            #[inline(always)]
+            fn upsert(&mut self, k: u64) {
+                *self.entry(k).or_insert(0) += 1;
+            }
+            #[inline(always)]
+            fn fold_all(&self) -> u64 {
+                self.iter().fold(0, |a, (k, v)| a ^ k.wrapping_add(*v))
+            }
+            #[inline(always)]
+            fn wipe(&mut self) {
+                self.clear();
+            }
+            #[inline(always)]
+            fn size(&self) -> usize {
+                self.len()
+            }
+        }
+    };
+}
+
+impl_bench_map!(hashbrown::HashMap);
+impl_bench_map!(std::collections::HashMap);
+impl_bench_map!(mapgov::HashMap);
+
+/// The three maps compared in every workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// `hashbrown::HashMap`: the baseline every ratio is taken against.
+    Hashbrown,
+    /// `std::collections::HashMap`, for reference.
+    Std,
+    /// `mapgov::HashMap`, governed in the mode of the run.
+    Mapgov,
+}
+
+impl Variant {
+    /// Every variant, in report order.
+    pub const ALL: [Variant; 3] = [Variant::Hashbrown, Variant::Std, Variant::Mapgov];
+
+    /// The variant's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Hashbrown => "hashbrown",
+            Variant::Std => "std",
+            Variant::Mapgov => "mapgov",
+        }
+    }
+}
+
+/// The hashers every workload runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HasherKind {
+    /// `std::hash::RandomState` (SipHash-1-3), std's default.
+    Std,
+    /// `foldhash::fast::RandomState`, a fast non-cryptographic hasher.
+    Foldhash,
+}
+
+impl HasherKind {
+    /// Every hasher, in report order.
+    pub const ALL: [HasherKind; 2] = [HasherKind::Std, HasherKind::Foldhash];
+
+    /// The hasher's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            HasherKind::Std => "std",
+            HasherKind::Foldhash => "foldhash",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise<S: BenchHasher, M: BenchMap<S>>() {
+        let mut m = M::new_map();
+        assert!(m.put(1, 10));
+        assert!(!m.put(1, 11));
+        assert_eq!(m.find(1), Some(11));
+        assert_eq!(m.find(2), None);
+        m.upsert(2);
+        m.upsert(2);
+        assert_eq!(m.find(2), Some(2));
+        assert_eq!(m.fold_all(), 1u64.wrapping_add(11) ^ 2u64.wrapping_add(2));
+        assert_eq!(m.take(1), Some(11));
+        assert_eq!(m.size(), 1);
+        m.wipe();
+        assert_eq!(m.size(), 0);
+    }
+
+    #[test]
+    fn every_map_behaves_the_same() {
+        exercise::<std::hash::RandomState, hashbrown::HashMap<u64, u64, _>>();
+        exercise::<std::hash::RandomState, std::collections::HashMap<u64, u64, _>>();
+        exercise::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>();
+        exercise::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>();
+    }
+}

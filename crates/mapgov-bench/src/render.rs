@@ -1,0 +1,243 @@
+//! A [`Report`] as an aligned text table or as Markdown (JSON is serde's).
+
+use std::fmt::Write as _;
+
+use crate::report::{ConfigInfo, Mode, ModeReport, Report, Row, Summary, Target};
+
+const HEADERS: [&str; 10] = [
+    "hasher",
+    "workload",
+    "unit",
+    "hashbrown min/med/max",
+    "std min/med/max",
+    "mapgov min/med/max",
+    "vs hashbrown",
+    "vs std",
+    "target",
+    "",
+];
+
+/// A number with about three significant digits (whole numbers for bytes).
+///
+/// # Examples
+///
+/// ```
+/// use mapgov_bench::render::num;
+/// assert_eq!(num(85.234, "ns/op"), "85.2");
+/// assert_eq!(num(4.5678, "ns/op"), "4.57");
+/// assert_eq!(num(1234.5, "ms"), "1234");
+/// assert_eq!(num(64.0, "bytes"), "64");
+/// ```
+pub fn num(v: f64, unit: &str) -> String {
+    let a = v.abs();
+    if unit == "bytes" || a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn cell(s: &Summary, unit: &str) -> String {
+    if s.min == s.max {
+        num(s.median, unit)
+    } else {
+        format!(
+            "{} / {} / {}",
+            num(s.min, unit),
+            num(s.median, unit),
+            num(s.max, unit)
+        )
+    }
+}
+
+fn status(row: &Row) -> &'static str {
+    match row.met {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "",
+    }
+}
+
+fn cells(row: &Row) -> [String; 10] {
+    let unit = row.unit.as_str();
+    [
+        row.hasher.name().to_owned(),
+        row.label.clone(),
+        unit.to_owned(),
+        cell(&row.variants.hashbrown, unit),
+        cell(&row.variants.std, unit),
+        cell(&row.variants.mapgov, unit),
+        format!("{:.3}", row.ratio_vs_hashbrown),
+        format!("{:.3}", row.ratio_vs_std),
+        row.target.map_or(String::new(), |t| t.to_string()),
+        status(row).to_owned(),
+    ]
+}
+
+/// What a mode's configuration means, in words.
+pub fn describe_config(mode: Mode, c: &ConfigInfo) -> String {
+    let env = mode
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let env = if env.is_empty() {
+        "no MAPGOV_* variable".to_owned()
+    } else {
+        env
+    };
+    if !c.enabled {
+        return format!("{env}: governance off");
+    }
+    format!(
+        "{env}: maps tracked from {} table bytes, lookups counted 1 in {}, resizes timed from {} bytes",
+        c.track_min_bytes, c.lookup_sample, c.time_min_bytes
+    )
+}
+
+/// The value a target is checked against: the ratio, or mapgov's median for absolute targets.
+fn checked_value(row: &Row) -> String {
+    match row.target {
+        Some(Target::MaxValue(_)) => format!(
+            "{} {}",
+            num(row.variants.mapgov.median, &row.unit),
+            row.unit
+        ),
+        _ => format!("{:.3}", row.ratio_vs_hashbrown),
+    }
+}
+
+fn preamble(report: &Report) -> Vec<String> {
+    let m = &report.machine;
+    let mut lines = vec![
+        format!("command: {}", report.command),
+        format!("machine: {} cores, {}, {}", m.cores, m.cpu, m.os),
+    ];
+    if report.quick {
+        lines.push("QUICK RUN: small sizes, few repetitions; the figures mean little".to_owned());
+    }
+    lines.push(
+        "cells: min / median / max over the repetitions, the variants interleaved; \
+         ratios: mapgov's median over hashbrown's (std's) with the same hasher, measured in the \
+         same process; for Mops/s higher is better"
+            .to_owned(),
+    );
+    lines
+}
+
+fn mode_title(mr: &ModeReport) -> String {
+    format!(
+        "mode {} ({}), {:.0} s",
+        mr.mode,
+        describe_config(mr.mode, &mr.config),
+        mr.elapsed_secs
+    )
+}
+
+/// The report as aligned plain-text tables, one per mode, then the targets.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    for line in preamble(report) {
+        let _ = writeln!(out, "{line}");
+    }
+    for mr in &report.modes {
+        let _ = writeln!(out, "\n{}", mode_title(mr));
+        let rows: Vec<[String; 10]> = mr.rows.iter().map(cells).collect();
+        let mut widths = HEADERS.map(str::len);
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |out: &mut String, cols: &[String]| {
+            let mut s = String::new();
+            for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
+                // Text columns left-aligned, numbers right-aligned.
+                if !(3..8).contains(&i) {
+                    let _ = write!(s, "{c:<w$}  ");
+                } else {
+                    let _ = write!(s, "{c:>w$}  ");
+                }
+            }
+            let _ = writeln!(out, "{}", s.trim_end());
+        };
+        line(&mut out, &HEADERS.map(str::to_owned));
+        let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+        let _ = writeln!(out, "{}", "-".repeat(total.min(200)));
+        for r in &rows {
+            line(&mut out, r);
+        }
+    }
+    let _ = writeln!(out, "\ntargets");
+    let (met, missed) = tally(report);
+    for (mode, row) in report.targets() {
+        let _ = writeln!(
+            out,
+            "  {:<7}  {:<8}  {:<34}  {:>12}  {:<8}  {}",
+            mode.name(),
+            row.hasher.name(),
+            row.label,
+            checked_value(row),
+            row.target.map_or(String::new(), |t| t.to_string()),
+            status(row)
+        );
+    }
+    let _ = writeln!(out, "{met} met, {missed} missed");
+    out
+}
+
+fn tally(report: &Report) -> (usize, usize) {
+    let met = report
+        .targets()
+        .filter(|(_, r)| r.met == Some(true))
+        .count();
+    let missed = report
+        .targets()
+        .filter(|(_, r)| r.met == Some(false))
+        .count();
+    (met, missed)
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The report as Markdown: the targets first, then one table per mode.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::from("# mapbench\n\n");
+    for line in preamble(report) {
+        let _ = writeln!(out, "- {}", md_escape(&line));
+    }
+    let (met, missed) = tally(report);
+    let _ = writeln!(
+        out,
+        "\n## Targets ({met} met, {missed} missed)\n\n\
+         | mode | hasher | workload | mapgov vs hashbrown | target | |\n|---|---|---|---:|---|---|"
+    );
+    for (mode, row) in report.targets() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            mode.name(),
+            row.hasher.name(),
+            md_escape(&row.label),
+            checked_value(row),
+            row.target
+                .map_or(String::new(), |t| md_escape(&t.to_string())),
+            status(row)
+        );
+    }
+    for mr in &report.modes {
+        let _ = writeln!(out, "\n## {}\n", md_escape(&mode_title(mr)));
+        let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
+        let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---|---|");
+        for r in &mr.rows {
+            let c = cells(r).map(|c| md_escape(&c));
+            let _ = writeln!(out, "| {} |", c.join(" | "));
+        }
+    }
+    out
+}

@@ -1,0 +1,531 @@
+//! What a run produces, as serialized types kept apart from the code that measures.
+//!
+//! A full report (`mapbench --format json`) is a [`Report`]: format name [`FORMAT`] and
+//! [`VERSION`], the machine, and one [`ModeReport`] per governance mode, each a list of
+//! [`Row`]s. Each mode is measured by a child process, which prints a [`ChildReport`]
+//! (format [`CHILD_FORMAT`]) on its standard output.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::maps::{HasherKind, Variant};
+
+/// The format name of a full report.
+pub const FORMAT: &str = "mapbench";
+/// The format name of one child's report.
+pub const CHILD_FORMAT: &str = "mapbench-mode";
+/// The version of both formats.
+pub const VERSION: u32 = 1;
+
+/// How the governed map is configured in one run (one child process).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The default configuration (no `MAPGOV_*` variable set).
+    Default,
+    /// `MAPGOV=off`: governance off at run time.
+    Off,
+    /// Everything tracked, every counter exact: `MAPGOV_TRACK_MIN_BYTES=0`,
+    /// `MAPGOV_LOOKUP_SAMPLE=1`, `MAPGOV_TIME_MIN_BYTES=0`.
+    Exact,
+}
+
+impl Mode {
+    /// Every mode, in report order.
+    pub const ALL: [Mode; 3] = [Mode::Default, Mode::Off, Mode::Exact];
+
+    /// The mode's name, as given to `--mode`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Default => "default",
+            Mode::Off => "off",
+            Mode::Exact => "exact",
+        }
+    }
+
+    /// The environment a child process of this mode runs with (every other `MAPGOV_*` variable
+    /// is removed).
+    pub fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Mode::Default => &[],
+            Mode::Off => &[("MAPGOV", "off")],
+            Mode::Exact => &[
+                ("MAPGOV_TRACK_MIN_BYTES", "0"),
+                ("MAPGOV_LOOKUP_SAMPLE", "1"),
+                ("MAPGOV_TIME_MIN_BYTES", "0"),
+            ],
+        }
+    }
+
+    /// The configuration this mode's environment must produce.
+    pub fn expected_config(self) -> mapgov::Config {
+        let config = mapgov::Config::default();
+        match self {
+            Mode::Default => config,
+            Mode::Off => config.enabled(false),
+            Mode::Exact => config.track_min_bytes(0).lookup_sample(1).time_min_bytes(0),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One measured quantity. Its id (the serialized name) is stable; its label says the size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Workload {
+    /// Insert the big key set into an empty map (no pre-sizing): ns per insert.
+    #[serde(rename = "big_insert")]
+    BigInsert,
+    /// Look up every key of the big map, in another order: ns per lookup.
+    #[serde(rename = "big_get_hit")]
+    BigGetHit,
+    /// Look up as many absent keys: ns per lookup.
+    #[serde(rename = "big_get_miss")]
+    BigGetMiss,
+    /// Remove every key of the big map: ns per remove.
+    #[serde(rename = "big_remove")]
+    BigRemove,
+    /// Iterate over the big map: ns per entry.
+    #[serde(rename = "big_iterate")]
+    BigIterate,
+    /// `*entry(k).or_insert(0) += 1` into an empty map, half inserts, half updates: ns per op.
+    #[serde(rename = "big_entry_upsert")]
+    BigEntryUpsert,
+    /// Look up the keys of a cache-resident map: ns per lookup.
+    #[serde(rename = "cache_get_hit")]
+    CacheGetHit,
+    /// `clear()` the cache-resident map, then insert its keys again: ns per insert.
+    #[serde(rename = "cache_insert_after_clear")]
+    CacheInsertAfterClear,
+    /// Create a map, insert 4 keys, drop it: ns per map.
+    #[serde(rename = "small_lifecycle")]
+    SmallLifecycle,
+    /// Two threads looking up keys of one shared big map: total Mops/s.
+    #[serde(rename = "shared_big_reads")]
+    SharedBigReads,
+    /// Two threads looking up keys of one shared cache-resident map: total Mops/s.
+    #[serde(rename = "shared_cache_reads")]
+    SharedCacheReads,
+    /// Growing one map to the growth size: the slowest single insert, ms.
+    #[serde(rename = "growth_worst")]
+    GrowthWorst,
+    /// The same growth: the 99.99th percentile insert, ns.
+    #[serde(rename = "growth_p9999")]
+    GrowthP9999,
+    /// The same growth: the 99.9th percentile insert, ns.
+    #[serde(rename = "growth_p999")]
+    GrowthP999,
+    /// The same growth: total time, ms.
+    #[serde(rename = "growth_total")]
+    GrowthTotal,
+    /// `size_of` of the map value, bytes.
+    #[serde(rename = "size_of")]
+    SizeOf,
+    /// Heap bytes per map holding 4 entries (many such maps alive at once).
+    #[serde(rename = "heap_small")]
+    HeapSmall,
+    /// Heap bytes per map whose table is large enough to be tracked by default.
+    #[serde(rename = "heap_tracked")]
+    HeapTracked,
+}
+
+impl Workload {
+    /// Every workload, in report order.
+    pub const ALL: [Workload; 18] = [
+        Workload::BigInsert,
+        Workload::BigGetHit,
+        Workload::BigGetMiss,
+        Workload::BigRemove,
+        Workload::BigIterate,
+        Workload::BigEntryUpsert,
+        Workload::CacheGetHit,
+        Workload::CacheInsertAfterClear,
+        Workload::SmallLifecycle,
+        Workload::SharedBigReads,
+        Workload::SharedCacheReads,
+        Workload::GrowthWorst,
+        Workload::GrowthP9999,
+        Workload::GrowthP999,
+        Workload::GrowthTotal,
+        Workload::SizeOf,
+        Workload::HeapSmall,
+        Workload::HeapTracked,
+    ];
+
+    /// The stable id (as serialized).
+    pub fn id(self) -> &'static str {
+        match self {
+            Workload::BigInsert => "big_insert",
+            Workload::BigGetHit => "big_get_hit",
+            Workload::BigGetMiss => "big_get_miss",
+            Workload::BigRemove => "big_remove",
+            Workload::BigIterate => "big_iterate",
+            Workload::BigEntryUpsert => "big_entry_upsert",
+            Workload::CacheGetHit => "cache_get_hit",
+            Workload::CacheInsertAfterClear => "cache_insert_after_clear",
+            Workload::SmallLifecycle => "small_lifecycle",
+            Workload::SharedBigReads => "shared_big_reads",
+            Workload::SharedCacheReads => "shared_cache_reads",
+            Workload::GrowthWorst => "growth_worst",
+            Workload::GrowthP9999 => "growth_p9999",
+            Workload::GrowthP999 => "growth_p999",
+            Workload::GrowthTotal => "growth_total",
+            Workload::SizeOf => "size_of",
+            Workload::HeapSmall => "heap_small",
+            Workload::HeapTracked => "heap_tracked",
+        }
+    }
+
+    /// The unit of the values.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::SharedBigReads | Workload::SharedCacheReads => "Mops/s",
+            Workload::GrowthWorst | Workload::GrowthTotal => "ms",
+            Workload::GrowthP9999 | Workload::GrowthP999 => "ns",
+            Workload::SizeOf | Workload::HeapSmall | Workload::HeapTracked => "bytes",
+            Workload::BigIterate => "ns/entry",
+            Workload::SmallLifecycle => "ns/map",
+            _ => "ns/op",
+        }
+    }
+
+    /// Whether larger values are better (throughput) rather than worse (time, bytes).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Workload::SharedBigReads | Workload::SharedCacheReads)
+    }
+
+    /// Whether the values are measured once, exactly (memory), rather than timed repeatedly.
+    pub fn is_memory(self) -> bool {
+        matches!(
+            self,
+            Workload::SizeOf | Workload::HeapSmall | Workload::HeapTracked
+        )
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// The samples of one variant on one workload, and their min / median / max.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The smallest sample.
+    pub min: f64,
+    /// The median (the mean of the two middle samples when their number is even).
+    pub median: f64,
+    /// The largest sample.
+    pub max: f64,
+    /// Every sample, in the order measured.
+    pub samples: Vec<f64>,
+}
+
+impl Summary {
+    /// Summarizes `samples`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `samples` is empty or holds a NaN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let s = mapgov_bench::Summary::of(vec![3.0, 1.0, 2.0, 10.0]);
+    /// assert_eq!((s.min, s.median, s.max), (1.0, 2.5, 10.0));
+    /// ```
+    pub fn of(samples: Vec<f64>) -> Summary {
+        assert!(!samples.is_empty(), "no samples");
+        let mut sorted = samples.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).expect("a sample is NaN"));
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Summary {
+            min: sorted[0],
+            median,
+            max: sorted[n - 1],
+            samples,
+        }
+    }
+}
+
+/// The three variants' summaries on one workload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variants {
+    /// `hashbrown::HashMap`, the baseline.
+    pub hashbrown: Summary,
+    /// `std::collections::HashMap`, for reference.
+    pub std: Summary,
+    /// `mapgov::HashMap` in the run's mode.
+    pub mapgov: Summary,
+}
+
+impl Variants {
+    /// The summary of `variant`.
+    pub fn get(&self, variant: Variant) -> &Summary {
+        match variant {
+            Variant::Hashbrown => &self.hashbrown,
+            Variant::Std => &self.std,
+            Variant::Mapgov => &self.mapgov,
+        }
+    }
+}
+
+/// A target of the performance issue that a row is held to.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "limit", rename_all = "snake_case")]
+pub enum Target {
+    /// mapgov's median over hashbrown's must be at most this.
+    MaxRatio(f64),
+    /// mapgov's median over hashbrown's must be at least this (throughput).
+    MinRatio(f64),
+    /// mapgov's median must be at most this, in the row's unit.
+    MaxValue(f64),
+}
+
+impl Target {
+    /// Whether a row with this ratio and mapgov median meets the target.
+    pub fn is_met(self, ratio: f64, value: f64) -> bool {
+        match self {
+            Target::MaxRatio(limit) => ratio <= limit,
+            Target::MinRatio(limit) => ratio >= limit,
+            Target::MaxValue(limit) => value <= limit,
+        }
+    }
+
+    /// The target of the performance issue for a workload in a mode, if any.
+    ///
+    /// Default configuration: 1M insert / get hit / get miss / remove at most 1.05 (std
+    /// `RandomState`) or 1.10 (foldhash); the cache-resident get and insert at most 1.10 / 1.25;
+    /// the small-map lifecycle at most 1.15; two-thread shared reads at least 0.90 of
+    /// hashbrown's throughput. `MAPGOV=off`: every timed workload and heap row at most 1.02
+    /// (throughput at least 1 / 1.02). In every mode `size_of` at most 64 bytes.
+    pub fn for_row(mode: Mode, hasher: HasherKind, workload: Workload) -> Option<Target> {
+        use Workload as W;
+        if workload == W::SizeOf {
+            return Some(Target::MaxValue(64.0));
+        }
+        let std_hasher = hasher == HasherKind::Std;
+        match mode {
+            Mode::Default => match workload {
+                W::BigInsert | W::BigGetHit | W::BigGetMiss | W::BigRemove => {
+                    Some(Target::MaxRatio(if std_hasher { 1.05 } else { 1.10 }))
+                }
+                W::CacheGetHit | W::CacheInsertAfterClear => {
+                    Some(Target::MaxRatio(if std_hasher { 1.10 } else { 1.25 }))
+                }
+                W::SmallLifecycle => Some(Target::MaxRatio(1.15)),
+                W::SharedBigReads | W::SharedCacheReads => Some(Target::MinRatio(0.90)),
+                _ => None,
+            },
+            Mode::Off if workload.higher_is_better() => Some(Target::MinRatio(1.0 / 1.02)),
+            Mode::Off => Some(Target::MaxRatio(1.02)),
+            Mode::Exact => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::MaxRatio(l) => write!(f, "<= {l:.2}"),
+            Target::MinRatio(l) => write!(f, ">= {l:.2}"),
+            Target::MaxValue(l) => write!(f, "<= {l}"),
+        }
+    }
+}
+
+/// One workload with one hasher in one mode: the three variants and how mapgov compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// The hasher all three maps used.
+    pub hasher: HasherKind,
+    /// What was measured.
+    pub workload: Workload,
+    /// A human label with the size used (`"1M insert"`).
+    pub label: String,
+    /// The unit of every value in the row.
+    pub unit: String,
+    /// Whether larger values are better.
+    pub higher_is_better: bool,
+    /// The variants' summaries.
+    pub variants: Variants,
+    /// mapgov's median over hashbrown's (for throughput too: above 1 is then better).
+    pub ratio_vs_hashbrown: f64,
+    /// mapgov's median over std's.
+    pub ratio_vs_std: f64,
+    /// The issue's target for this row, if it has one.
+    pub target: Option<Target>,
+    /// Whether the target is met (`None` without a target).
+    pub met: Option<bool>,
+}
+
+impl Row {
+    /// A row from the variants' summaries, with its ratios and its target evaluated.
+    pub fn new(
+        mode: Mode,
+        hasher: HasherKind,
+        workload: Workload,
+        label: String,
+        variants: Variants,
+    ) -> Row {
+        let ratio = |base: &Summary| ratio(variants.mapgov.median, base.median);
+        let ratio_vs_hashbrown = ratio(&variants.hashbrown);
+        let ratio_vs_std = ratio(&variants.std);
+        let target = Target::for_row(mode, hasher, workload);
+        let met = target.map(|t| t.is_met(ratio_vs_hashbrown, variants.mapgov.median));
+        Row {
+            hasher,
+            workload,
+            label,
+            unit: workload.unit().to_owned(),
+            higher_is_better: workload.higher_is_better(),
+            variants,
+            ratio_vs_hashbrown,
+            ratio_vs_std,
+            target,
+            met,
+        }
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if a == b { 1.0 } else { a / b }
+}
+
+/// The governance configuration a mode ran with, as the child read it back from mapgov.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    /// Governance on.
+    pub enabled: bool,
+    /// `MAPGOV_TRACK_MIN_BYTES`.
+    pub track_min_bytes: usize,
+    /// `MAPGOV_LOOKUP_SAMPLE`.
+    pub lookup_sample: u32,
+    /// `MAPGOV_TIME_MIN_BYTES`.
+    pub time_min_bytes: usize,
+}
+
+impl From<&mapgov::Config> for ConfigInfo {
+    fn from(c: &mapgov::Config) -> ConfigInfo {
+        ConfigInfo {
+            enabled: c.is_enabled(),
+            track_min_bytes: c.get_track_min_bytes(),
+            lookup_sample: c.get_lookup_sample(),
+            time_min_bytes: c.get_time_min_bytes(),
+        }
+    }
+}
+
+/// Everything measured in one mode (one child process).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModeReport {
+    /// The mode.
+    pub mode: Mode,
+    /// The configuration in force in the child.
+    pub config: ConfigInfo,
+    /// One row per hasher and workload.
+    pub rows: Vec<Row>,
+    /// How long the child ran, seconds.
+    pub elapsed_secs: f64,
+}
+
+impl ModeReport {
+    /// The row for `hasher` and `workload`.
+    pub fn row(&self, hasher: HasherKind, workload: Workload) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|r| r.hasher == hasher && r.workload == workload)
+    }
+}
+
+/// What a child process prints on its standard output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChildReport {
+    /// [`CHILD_FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// The measurements.
+    pub report: ModeReport,
+}
+
+/// The machine a report was measured on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Cores available to the process.
+    pub cores: usize,
+    /// The CPU model, from `/proc/cpuinfo` where there is one.
+    pub cpu: String,
+    /// `std::env::consts::OS` / `ARCH`.
+    pub os: String,
+}
+
+impl Machine {
+    /// The machine this process runs on.
+    pub fn current() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            os: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
+}
+
+/// A whole `mapbench` run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// Whether this was the small `--quick` run (its figures mean little).
+    pub quick: bool,
+    /// The command line that produced it.
+    pub command: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// One entry per mode, in the order run.
+    pub modes: Vec<ModeReport>,
+}
+
+impl Report {
+    /// Every row that has a target, with its mode.
+    pub fn targets(&self) -> impl Iterator<Item = (Mode, &Row)> {
+        self.modes
+            .iter()
+            .flat_map(|m| m.rows.iter().map(move |r| (m.mode, r)))
+            .filter(|(_, r)| r.target.is_some())
+    }
+}
