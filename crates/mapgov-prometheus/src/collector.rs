@@ -22,6 +22,9 @@ use prometheus_client::registry::Unit;
 /// samples however many creation sites (or distinct map names) it has.
 pub const DEFAULT_MAX_SITES: usize = 200;
 
+/// Buckets of the resize-duration histogram: mapgov's bounds, then +Inf.
+const RESIZE_BUCKETS: usize = mapgov::RESIZE_BUCKETS_NANOS.len() + 1;
+
 /// The `site` label of the series that holds every site beyond the cap.
 pub const OTHER_SITE: &str = "other";
 
@@ -140,6 +143,10 @@ pub(crate) struct Values {
     pub(crate) resize_nanos: u64,
     pub(crate) resize_max_nanos: u64,
     pub(crate) budget_exceeded: u64,
+    /// Timed resizes per duration bucket (bounds `mapgov::RESIZE_BUCKETS_NANOS`, then +Inf).
+    pub(crate) resize_buckets: [u64; RESIZE_BUCKETS],
+    pub(crate) timed_resizes: u64,
+    pub(crate) timed_resize_nanos: u64,
     /// Capacity summed over the tracked maps; `None` when there is none.
     pub(crate) capacity: Option<u64>,
     /// Entries of the largest tracked map; `None` when there is none.
@@ -168,6 +175,15 @@ impl Values {
             resize_nanos: s.resize_nanos,
             resize_max_nanos: s.resize_max_nanos,
             budget_exceeded: s.budget_exceeded,
+            resize_buckets: {
+                let mut b = [0; RESIZE_BUCKETS];
+                for (to, from) in b.iter_mut().zip(&s.resize_buckets) {
+                    *to = *from;
+                }
+                b
+            },
+            timed_resizes: s.timed_resizes,
+            timed_resize_nanos: s.timed_resize_nanos,
             capacity: tracked.map(|t| t.capacity),
             largest_entries: tracked.map(|t| t.largest),
         }
@@ -194,6 +210,11 @@ impl Values {
         self.resize_nanos += o.resize_nanos;
         self.resize_max_nanos = self.resize_max_nanos.max(o.resize_max_nanos);
         self.budget_exceeded += o.budget_exceeded;
+        for (a, b) in self.resize_buckets.iter_mut().zip(o.resize_buckets) {
+            *a += b;
+        }
+        self.timed_resizes += o.timed_resizes;
+        self.timed_resize_nanos += o.timed_resize_nanos;
         self.capacity = match (self.capacity, o.capacity) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -442,21 +463,24 @@ impl Exposition {
 
         let mut m = enc.encode_descriptor(
             "mapgov_resize_duration",
-            "Time threads stalled in table resizes. Resizes of tables below \
-             MAPGOV_TIME_MIN_BYTES are not timed and count as 0 s. Only the +Inf bucket until \
-             mapgov records per-resize buckets: use _sum and _count for the mean and \
-             mapgov_longest_resize_seconds for the worst.",
+            "Time threads stalled in timed table resizes (tables of at least \
+             MAPGOV_TIME_MIN_BYTES; smaller ones are not timed and not counted here).",
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
         for s in series {
             let v = &s.values;
-            let count = v.grows + v.rehashes + v.shrinks;
+            let buckets: Vec<(f64, u64)> = mapgov::RESIZE_BUCKETS_NANOS
+                .iter()
+                .map(|&ns| ns as f64 / 1e9)
+                .chain([f64::INFINITY])
+                .zip(v.resize_buckets)
+                .collect();
             m.encode_family(&s.labels())?
                 .encode_histogram::<NoLabelSet>(
-                    v.resize_nanos as f64 / 1e9,
-                    count,
-                    &[(f64::INFINITY, count)],
+                    v.timed_resize_nanos as f64 / 1e9,
+                    v.timed_resizes,
+                    &buckets,
                     None,
                 )?;
         }

@@ -113,6 +113,7 @@ impl Gov {
         if let (Some(ns), true) = (nanos, resized) {
             cell.resize_nanos.add(ns);
             cell.timed_resizes.add(1);
+            cell.site.record_resize(ns);
             // A table under 64 KiB resizes in microseconds: a longer pause there is the
             // scheduler, not the map, so it does not count as the worst stall.
             if ns > cell.resize_max_nanos.get() && before.bytes >= STALL_MIN_BYTES {

@@ -146,6 +146,7 @@ pub use report::{
 };
 pub use set::HashSet;
 pub use snapshot::{MapStats, Site, SiteStats, Snapshot, snapshot};
+pub use stats::RESIZE_BUCKETS_NANOS;
 
 /// The map's entry and iterator types, as in `std::collections::hash_map`.
 pub mod hash_map {

@@ -170,6 +170,19 @@ pub struct SiteStats {
     pub resize_max_nanos: u64,
     /// Budget crossings of the maps created here.
     pub budget_exceeded: u64,
+    /// Timed resizes at this site by duration: entry `i` counts those of at most
+    /// [`RESIZE_BUCKETS_NANOS`](crate::RESIZE_BUCKETS_NANOS)`[i]`, the last entry the longer
+    /// ones (one more entry than bounds). Resizes of tables below `MAPGOV_TIME_MIN_BYTES` are
+    /// not timed and not counted here; a resize stays counted at the site where it happened if
+    /// the map is later renamed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub resize_buckets: Vec<u64>,
+    /// Timed resizes at this site (the sum of `resize_buckets`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timed_resizes: u64,
+    /// Total time of the timed resizes at this site.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timed_resize_nanos: u64,
 }
 
 /// Every tracked map and every site, at one moment.
@@ -399,6 +412,9 @@ fn site_base(site: &SiteCell) -> SiteStats {
         resize_nanos: t.resize_nanos,
         resize_max_nanos: site.resize_max_nanos.load(Relaxed),
         budget_exceeded: t.budget_exceeded,
+        resize_buckets: site.resize_hist.iter().map(|c| c.load(Relaxed)).collect(),
+        timed_resizes: site.timed_resizes.load(Relaxed),
+        timed_resize_nanos: site.timed_resize_nanos.load(Relaxed),
     }
 }
 

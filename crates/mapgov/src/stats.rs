@@ -62,6 +62,34 @@ pub(crate) struct SiteCell {
     pub(crate) peak_len: AtomicU64,
     pub(crate) totals: Totals<AtomicU64>,
     pub(crate) resize_max_nanos: AtomicU64,
+    /// Timed resizes by duration: `resize_hist[i]` counts those of at most
+    /// `RESIZE_BUCKETS_NANOS[i]`, the last one the rest. Updated directly (one atomic add per
+    /// timed resize, which is itself at least a microsecond of work).
+    pub(crate) resize_hist: [AtomicU64; RESIZE_BUCKETS_NANOS.len() + 1],
+    pub(crate) timed_resizes: AtomicU64,
+    pub(crate) timed_resize_nanos: AtomicU64,
+}
+
+/// Upper bounds of the resize-duration histogram of every site, in nanoseconds: 1 µs, 2 µs,
+/// 4 µs, ... doubling up to about 8.4 s. A last, unbounded bucket holds longer resizes.
+pub const RESIZE_BUCKETS_NANOS: [u64; 24] = {
+    let mut b = [0u64; 24];
+    let mut i = 0;
+    while i < 24 {
+        b[i] = 1_000 << i;
+        i += 1;
+    }
+    b
+};
+
+impl SiteCell {
+    /// Counts one timed resize of `nanos` in the site's histogram.
+    pub(crate) fn record_resize(&self, nanos: u64) {
+        let i = RESIZE_BUCKETS_NANOS.partition_point(|&bound| bound < nanos);
+        self.resize_hist[i].fetch_add(1, Relaxed);
+        self.timed_resizes.fetch_add(1, Relaxed);
+        self.timed_resize_nanos.fetch_add(nanos, Relaxed);
+    }
 }
 
 /// The additive counters of a map, in one shape for the map's cell, its flushed share and its
@@ -177,6 +205,9 @@ impl SiteCell {
             peak_len: AtomicU64::new(0),
             totals: Totals::default(),
             resize_max_nanos: AtomicU64::new(0),
+            resize_hist: std::array::from_fn(|_| AtomicU64::new(0)),
+            timed_resizes: AtomicU64::new(0),
+            timed_resize_nanos: AtomicU64::new(0),
         }
     }
 }
@@ -638,6 +669,21 @@ mod tests {
         }
         let mean = sum as f64 / f64::from(n);
         assert!((mean - 32.0).abs() < 1.0, "mean interval {mean}");
+    }
+
+    #[test]
+    fn resize_histogram_buckets_by_upper_bound() {
+        let site = SiteCell::new("f.rs", 1, 1, None, false, "u8", "u8");
+        for ns in [1, 1_000, 1_001, 2_000, 3_000, 9_000_000_000, u64::MAX] {
+            site.record_resize(ns);
+        }
+        let counts: Vec<u64> = site.resize_hist.iter().map(|c| c.load(Relaxed)).collect();
+        assert_eq!(counts[0], 2, "1 ns and 1 µs are at most 1 µs");
+        assert_eq!(counts[1], 2, "1.001 µs and 2 µs are at most 2 µs");
+        assert_eq!(counts[2], 1, "3 µs is at most 4 µs");
+        assert_eq!(counts[24], 2, "beyond 8.4 s");
+        assert_eq!(site.timed_resizes.load(Relaxed), 7);
+        assert_eq!(RESIZE_BUCKETS_NANOS[23], 8_388_608_000);
     }
 
     #[test]

@@ -206,7 +206,7 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
             .find(|s| s.name.as_deref() == Some(name))
             .unwrap_or_else(|| panic!("site {name:?} in the snapshot"))
     };
-    let checks: [(&str, Field); 10] = [
+    let checks: [(&str, Field); 11] = [
         ("mapgov_entries", |s| s.entries),
         ("mapgov_allocated_bytes", |s| s.allocated_bytes),
         ("mapgov_maps", |s| s.maps_live),
@@ -216,8 +216,9 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
         ("mapgov_ops_total{op=\"hit\"}", |s| s.hits),
         ("mapgov_ops_total{op=\"miss\"}", |s| s.misses),
         ("mapgov_resizes_total{kind=\"grow\"}", |s| s.grows),
-        ("mapgov_resize_duration_seconds_count", |s| {
-            s.grows + s.rehashes + s.shrinks
+        ("mapgov_resize_duration_seconds_count", |s| s.timed_resizes),
+        ("mapgov_resize_duration_seconds_bucket{le=\"+Inf\"}", |s| {
+            s.resize_buckets.iter().sum()
         }),
     ];
     let mut compared = 0;
@@ -236,7 +237,7 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
             }
         }
     }
-    assert_eq!(compared, 10 * 6 * 2);
+    assert_eq!(compared, 11 * 6 * 2);
     assert_eq!(site("prom-plain").inserts, 1_000);
 
     // The info metric's type names survive too.
