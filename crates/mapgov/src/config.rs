@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// Default for [`Config::track_min_bytes`]: tables of 64 KiB and more are tracked individually.
 ///
-/// Chosen by measurement (`mapbench`): registering a map and retiring it takes the registry
-/// lock twice, which made a create/insert-4/drop cycle cost about 457 ns with every map
-/// tracked, against 229 ns untracked and 122 ns for hashbrown. Filling a 64 KiB table takes
+/// Chosen by measurement (`mapbench`, see BENCHMARKS.md): tracking a map takes the registry
+/// lock at registration and at drop and records a created and a dropped event, which made a
+/// create/insert-4/drop cycle cost 719 ns with every map tracked, against 163 ns untracked and
+/// 86 ns for hashbrown. Filling a 64 KiB table takes
 /// tens of microseconds, so at that size registration is under 1 % of the map's own cost, and
 /// its stats cell (about 470 bytes, which every map that allocates has anyway) under 1 % of its
 /// memory. Smaller maps are still counted in their site's totals.
