@@ -1,30 +1,9 @@
 //! The `mapgov` binary as a user meets it: help text, exit codes, errors, and the demo.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn mapgov(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapgov"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run mapgov")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mapgov-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{mapgov, stderr, stdout, temp_dir};
 
 /// Compares `actual` with the checked-in snapshot; `MAPGOV_BLESS=1` rewrites it.
 fn assert_snapshot(name: &str, actual: &str) {
@@ -85,7 +64,7 @@ fn bad_flags_exit_2_with_a_one_line_reason() {
 
 #[test]
 fn unreadable_and_malformed_inputs_exit_2_with_a_clear_message() {
-    let dir = temp_dir("bad-input");
+    let dir = temp_dir("cli", "bad-input");
     let cases: [(&str, &[u8], &str); 7] = [
         ("empty.json", b"", "ends too early"),
         ("truncated.json", b"{\"format\":\"mapgov-snapshot\",\"version\":1,\"snap", "ends too early"),
@@ -123,7 +102,7 @@ fn unreadable_and_malformed_inputs_exit_2_with_a_clear_message() {
 
 #[test]
 fn demo_finds_every_planted_problem_and_saves_a_report_input() {
-    let dir = temp_dir("demo");
+    let dir = temp_dir("cli", "demo");
     let saved = dir.join("snap.json");
     let o = mapgov(&[
         "demo",

@@ -2,30 +2,9 @@
 //! snapshots, and broken ones exit 2 with one clear line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn mapgov(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapgov"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run mapgov")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mapgov-cli-dumps-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{mapgov, stderr, stdout, temp_dir};
 
 /// A real dump of this process: a healthy map and one gutted by removals (a waste finding).
 fn real_dump(dir: &Path) -> PathBuf {
@@ -52,7 +31,7 @@ fn real_dump(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_dump_reports_like_a_snapshot() {
-    let dir = temp_dir("real");
+    let dir = temp_dir("dumps", "real");
     let dump = real_dump(&dir);
     let file = dump.to_str().unwrap();
 
@@ -89,7 +68,7 @@ fn a_dump_reports_like_a_snapshot() {
 
 #[test]
 fn a_partial_dump_is_reported_with_a_warning() {
-    let dir = temp_dir("partial");
+    let dir = temp_dir("dumps", "partial");
     let dump = real_dump(&dir);
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
@@ -108,7 +87,7 @@ fn a_partial_dump_is_reported_with_a_warning() {
 
 #[test]
 fn broken_dumps_exit_2_with_one_clear_line() {
-    let dir = temp_dir("broken");
+    let dir = temp_dir("dumps", "broken");
     let dump = real_dump(&dir);
     let good = std::fs::read_to_string(&dump).unwrap();
     let mut future: serde_json::Value = serde_json::from_str(&good).unwrap();

@@ -3,27 +3,10 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Mutex;
 
-fn mapgov(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mapgov"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run mapgov")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mapgov-cli-trace-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::{mapgov, stderr, temp_dir};
 
 /// One workload at a time: the snapshot holds every map of this process.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -59,7 +42,7 @@ fn snapshot_file(dir: &Path) -> (PathBuf, mapgov::Snapshot) {
 
 #[test]
 fn jsonl_from_a_snapshot_file_has_its_header_and_every_event() {
-    let dir = temp_dir("jsonl");
+    let dir = temp_dir("trace", "jsonl");
     let (file, snap) = snapshot_file(&dir);
     let out = dir.join("events.jsonl");
     let o = mapgov(&[
@@ -109,7 +92,7 @@ fn jsonl_from_a_snapshot_file_has_its_header_and_every_event() {
 
 #[test]
 fn chrome_and_pprof_from_a_dump() {
-    let dir = temp_dir("dump");
+    let dir = temp_dir("trace", "dump");
     let dump = {
         let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         workload();
@@ -174,7 +157,7 @@ fn flate2_decode(gz: &[u8], out: &mut Vec<u8>) {
 
 #[test]
 fn malformed_inputs_and_unknown_formats_exit_2_with_one_line() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("trace", "bad");
     let (file, _) = snapshot_file(&dir);
     let file = file.to_str().unwrap();
     let out = dir.join("out");

@@ -158,27 +158,37 @@ impl SnapshotDocument {
     /// A [`DocumentError`] that says what is wrong: not JSON, truncated, another format, an
     /// unsupported version, or fields of the wrong type.
     pub fn from_json(json: &str) -> Result<SnapshotDocument, DocumentError> {
-        let (format, version) = peek_format(json)?;
-        if format != SNAPSHOT_FORMAT {
-            return Err(DocumentError::WrongFormat {
-                found: format,
-                expected: SNAPSHOT_FORMAT,
-            });
-        }
-        if version != u64::from(SNAPSHOT_VERSION) {
-            return Err(DocumentError::UnsupportedVersion {
-                found: version,
-                supported: SNAPSHOT_VERSION,
-            });
-        }
-        let mut de = serde_json::Deserializer::from_str(json);
-        let doc = serde_path_to_error::deserialize(&mut de).map_err(|e| DocumentError::Field {
-            path: e.path().to_string(),
-            error: e.into_inner(),
-        })?;
-        de.end()?;
-        Ok(doc)
+        read_versioned(json, SNAPSHOT_FORMAT, SNAPSHOT_VERSION)
     }
+}
+
+/// Reads a versioned document: checks its `format` and `version` before anything else, then
+/// reads the rest, naming the path of a field of the wrong type.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    json: &str,
+    expected_format: &'static str,
+    expected_version: u32,
+) -> Result<T, DocumentError> {
+    let (format, version) = peek_format(json)?;
+    if format != expected_format {
+        return Err(DocumentError::WrongFormat {
+            found: format,
+            expected: expected_format,
+        });
+    }
+    if version != u64::from(expected_version) {
+        return Err(DocumentError::UnsupportedVersion {
+            found: version,
+            supported: expected_version,
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let doc = serde_path_to_error::deserialize(&mut de).map_err(|e| DocumentError::Field {
+        path: e.path().to_string(),
+        error: e.into_inner(),
+    })?;
+    de.end()?;
+    Ok(doc)
 }
 
 #[cfg(test)]

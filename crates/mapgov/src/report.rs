@@ -527,19 +527,14 @@ fn growth(series: &[Snapshot], t: &Thresholds) -> Vec<Finding> {
         Duration::from_millis(d)
     };
     for points in maps.values() {
-        if points.len() < t.growth_min_snapshots {
+        let counts: Vec<_> = points
+            .iter()
+            .map(|(m, _)| (m.len, m.inserts, m.removes))
+            .collect();
+        if !grew_undrained(&counts, t) {
             continue;
         }
-        let lens: Vec<u64> = points.iter().map(|(m, _)| m.len).collect();
         let (first, last) = (points[0].0, points[points.len() - 1].0);
-        if !rising(&lens, first.len, last.len, t) {
-            continue;
-        }
-        let inserts = last.inserts.saturating_sub(first.inserts).max(1);
-        let removes = last.removes.saturating_sub(first.removes);
-        if removes as f64 > inserts as f64 * t.growth_max_remove_ratio {
-            continue;
-        }
         let over = span(points[0].1, points[points.len() - 1].1);
         out.push(growth_finding(
             &last.site,
@@ -564,21 +559,17 @@ fn growth(series: &[Snapshot], t: &Thresholds) -> Vec<Finding> {
         }
     }
     for ((site, name), points) in sites {
-        if points.len() < t.growth_min_snapshots
-            || out.iter().any(|f| f.site == site && f.name == name)
-        {
+        if out.iter().any(|f| f.site == site && f.name == name) {
             continue;
         }
-        let lens: Vec<u64> = points.iter().map(|(s, _)| s.entries).collect();
+        let counts: Vec<_> = points
+            .iter()
+            .map(|(s, _)| (s.entries, s.inserts, s.removes))
+            .collect();
+        if !grew_undrained(&counts, t) {
+            continue;
+        }
         let (first, last) = (points[0].0, points[points.len() - 1].0);
-        if !rising(&lens, first.entries, last.entries, t) {
-            continue;
-        }
-        let inserts = last.inserts.saturating_sub(first.inserts).max(1);
-        let removes = last.removes.saturating_sub(first.removes);
-        if removes as f64 > inserts as f64 * t.growth_max_remove_ratio {
-            continue;
-        }
         let over = span(points[0].1, points[points.len() - 1].1);
         out.push(growth_finding(
             &site,
@@ -592,6 +583,22 @@ fn growth(series: &[Snapshot], t: &Thresholds) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Whether a series of `(len, inserts, removes)`, oldest first, rose steadily by enough and was
+/// never drained (few removals per insert over the series).
+fn grew_undrained(points: &[(u64, u64, u64)], t: &Thresholds) -> bool {
+    if points.len() < t.growth_min_snapshots.max(2) {
+        return false;
+    }
+    let (first, last) = (points[0], points[points.len() - 1]);
+    let lens: Vec<u64> = points.iter().map(|p| p.0).collect();
+    if !rising(&lens, first.0, last.0, t) {
+        return false;
+    }
+    let inserts = last.1.saturating_sub(first.1).max(1);
+    let removes = last.2.saturating_sub(first.2);
+    removes as f64 <= inserts as f64 * t.growth_max_remove_ratio
 }
 
 fn rising(lens: &[u64], first: u64, last: u64, t: &Thresholds) -> bool {

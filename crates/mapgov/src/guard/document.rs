@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Section;
-use crate::document::{DocumentError, peek_format};
+use crate::document::DocumentError;
 use crate::report::Finding;
 use crate::snapshot::{Site, Snapshot};
 
@@ -284,26 +284,7 @@ impl DumpDocument {
     /// A [`DocumentError`] that says what is wrong: not JSON, truncated, another format, an
     /// unsupported version, or a field of the wrong type (named by its path).
     pub fn from_json(json: &str) -> Result<DumpDocument, DocumentError> {
-        let (format, version) = peek_format(json)?;
-        if format != DUMP_FORMAT {
-            return Err(DocumentError::WrongFormat {
-                found: format,
-                expected: DUMP_FORMAT,
-            });
-        }
-        if version != u64::from(DUMP_VERSION) {
-            return Err(DocumentError::UnsupportedVersion {
-                found: version,
-                supported: DUMP_VERSION,
-            });
-        }
-        let mut de = serde_json::Deserializer::from_str(json);
-        let doc = serde_path_to_error::deserialize(&mut de).map_err(|e| DocumentError::Field {
-            path: e.path().to_string(),
-            error: e.into_inner(),
-        })?;
-        de.end()?;
-        Ok(doc)
+        crate::document::read_versioned(json, DUMP_FORMAT, DUMP_VERSION)
     }
 }
 
