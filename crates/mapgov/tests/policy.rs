@@ -5,9 +5,7 @@
 //! Every test calls [`setup`] first: it installs `track_min_bytes(0)` and `lookup_sample(1)`,
 //! and a budget for maps named `budgeted-by-config`, before any map of this binary allocates.
 
-use std::collections::BTreeMap;
 use std::collections::HashMap as StdMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
@@ -15,6 +13,10 @@ use mapgov::hash_map::Entry;
 use mapgov::{Budget, BudgetCrossing, Config, HashMap, ShrinkPolicy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+
+#[path = "support/tracing_capture.rs"]
+mod tracing_capture;
+use tracing_capture::{Capture, Captured};
 
 const FILE: &str = "tests/policy.rs";
 const CONFIG_BUDGETED: &str = "budgeted-by-config";
@@ -692,61 +694,6 @@ fn a_configured_budget_applies_to_maps_of_that_name() {
 // ---------------------------------------------------------------------------------------------
 // The tracing warning
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug)]
-struct Captured {
-    target: String,
-    level: tracing::Level,
-    fields: BTreeMap<String, String>,
-}
-
-/// A subscriber that keeps every event it sees.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.insert(field.name().to_owned(), value.to_string());
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 #[test]
 fn a_tracing_subscriber_sees_one_warning_per_crossing() {

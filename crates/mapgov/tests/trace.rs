@@ -5,12 +5,14 @@
 //! tests of this binary not to record events at the same time. Ring size: [`RING`].
 #![cfg(feature = "serde")]
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use mapgov::{Config, Event, EventKind, HashMap, Snapshot};
+
+#[path = "support/tracing_capture.rs"]
+mod tracing_capture;
+use tracing_capture::{Capture, Captured};
 
 const RING: usize = 1024;
 
@@ -333,52 +335,6 @@ fn contended_records_are_dropped_and_counted_never_waited_for() {
 // ---------------------------------------------------------------------------------------------
 // tracing
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug)]
-struct Captured {
-    target: String,
-    level: tracing::Level,
-    fields: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.insert(field.name().to_owned(), value.to_string());
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 #[test]
 fn a_tracing_subscriber_receives_every_event_with_its_fields() {
