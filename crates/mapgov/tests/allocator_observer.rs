@@ -28,10 +28,14 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Once;
 
 use mapgov::HashMap;
+
+#[path = "support/clustered.rs"]
+mod clustered;
+use clustered::Clustered;
 
 // ---------------------------------------------------------------------------------------------
 // The observer
@@ -284,37 +288,6 @@ fn setup() {
             .install();
     });
     assert_eq!(mapgov::current_config().get_track_min_bytes(), 0);
-}
-
-/// A hasher that keeps a `u64` key's low bits as the bucket index: consecutive keys fill
-/// consecutive buckets, so removing keys from the middle of the run leaves tombstones
-/// (hashbrown frees a bucket outright when an empty one is near). Deterministic rehashes.
-#[derive(Clone, Copy, Debug, Default)]
-struct Clustered;
-
-#[derive(Debug)]
-struct ClusteredHasher(u64);
-
-impl BuildHasher for Clustered {
-    type Hasher = ClusteredHasher;
-    fn build_hasher(&self) -> ClusteredHasher {
-        ClusteredHasher(0)
-    }
-}
-
-impl Hasher for ClusteredHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 ^= x;
-    }
-    fn finish(&self) -> u64 {
-        let x = self.0;
-        (x & !(0x7F << 57)) | (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7F << 57))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 //! tests of this binary not to record events at the same time. Ring size: [`RING`].
 #![cfg(feature = "serde")]
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use mapgov::{Config, Event, EventKind, HashMap, Snapshot};
@@ -13,6 +13,10 @@ use mapgov::{Config, Event, EventKind, HashMap, Snapshot};
 #[path = "support/tracing_capture.rs"]
 mod tracing_capture;
 use tracing_capture::{Capture, Captured};
+
+#[path = "support/clustered.rs"]
+mod clustered;
+use clustered::Clustered;
 
 const RING: usize = 1024;
 
@@ -39,37 +43,6 @@ fn serial() -> MutexGuard<'static, ()> {
 
 fn events_of(snap: &Snapshot, map_id: u64) -> Vec<&Event> {
     snap.events.iter().filter(|e| e.map_id == map_id).collect()
-}
-
-/// A hasher that keeps a `u64` key's low bits as the bucket index: consecutive keys fill
-/// consecutive buckets, so removing keys from the middle of the run leaves tombstones and the
-/// next insert into the full table rehashes in place.
-#[derive(Clone, Copy, Debug, Default)]
-struct Clustered;
-
-#[derive(Debug)]
-struct ClusteredHasher(u64);
-
-impl BuildHasher for Clustered {
-    type Hasher = ClusteredHasher;
-    fn build_hasher(&self) -> ClusteredHasher {
-        ClusteredHasher(0)
-    }
-}
-
-impl Hasher for ClusteredHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 ^= x;
-    }
-    fn finish(&self) -> u64 {
-        let x = self.0;
-        (x & !(0x7F << 57)) | (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7F << 57))
-    }
 }
 
 /// What an independent observer (the table's own `len`, `capacity` and `allocation_size`
