@@ -42,6 +42,9 @@ pub enum EventKind {
     Created,
     /// The table was reallocated larger.
     Grew,
+    /// A [`SplitMap`](crate::SplitMap) split one of its tables in two: the map grew by one
+    /// bounded step ([`Event::tables`] is its number of tables after it).
+    Split,
     /// The table was rehashed in place (tombstones cleared, no new allocation).
     Rehashed,
     /// The table was reallocated smaller (or freed).
@@ -57,12 +60,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// The kind's name as in every export: `created`, `grew`, `rehashed`, `shrank`,
+    /// The kind's name as in every export: `created`, `grew`, `split`, `rehashed`, `shrank`,
     /// `cleared`, `dropped`, `budget_exceeded`.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Created => "created",
             EventKind::Grew => "grew",
+            EventKind::Split => "split",
             EventKind::Rehashed => "rehashed",
             EventKind::Shrank => "shrank",
             EventKind::Cleared => "cleared",
@@ -71,11 +75,11 @@ impl EventKind {
         }
     }
 
-    /// Whether this kind is a resize (grew, rehashed, shrank).
+    /// Whether this kind is a resize (grew, split, rehashed, shrank).
     pub fn is_resize(self) -> bool {
         matches!(
             self,
-            EventKind::Grew | EventKind::Rehashed | EventKind::Shrank
+            EventKind::Grew | EventKind::Split | EventKind::Rehashed | EventKind::Shrank
         )
     }
 }
@@ -172,6 +176,13 @@ pub struct Event {
     pub lifetime: Option<Lifetime>,
     /// For [`EventKind::BudgetExceeded`]: the limit crossed.
     pub budget: Option<BudgetLimit>,
+    /// For a [`SplitMap`](crate::SplitMap): its number of tables after the change (`None`
+    /// for the other map types).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub tables: Option<u64>,
 }
 
 /// What the ring keeps: plain data, no allocation (at most 256 bytes; a test checks).
@@ -189,6 +200,8 @@ pub(crate) struct Record {
     pub(crate) duration_nanos: Option<u64>,
     pub(crate) lifetime: Option<Lifetime>,
     pub(crate) budget: Option<(&'static str, u64, u64)>,
+    /// Tables of a split map after the change; 0 for other maps.
+    pub(crate) tables: u64,
 }
 
 /// A thread name copied into a fixed buffer.
@@ -354,6 +367,7 @@ fn record(
         duration_nanos,
         lifetime,
         budget,
+        tables: cell.tables.get(),
     };
     if crate::config::get().events > 0 {
         match RING.try_lock() {
@@ -479,6 +493,7 @@ pub(crate) fn budget_exceeded(cell: &MapCell, limit_kind: &'static str, limit: u
                 duration_nanos: None,
                 lifetime: None,
                 budget,
+                tables: cell.tables.get(),
             });
         }
     }
@@ -533,6 +548,7 @@ fn to_event(r: &Record) -> Event {
             limit,
             value,
         }),
+        tables: (r.tables > 0).then_some(r.tables),
     }
 }
 
@@ -575,6 +591,7 @@ fn emit_tracing(r: &Record) {
                 limit_kind = budget.map(|b| b.0),
                 limit = budget.map(|b| b.1),
                 value = budget.map(|b| b.2),
+                tables = (r.tables > 0).then_some(r.tables),
                 $msg
             )
         };
@@ -583,11 +600,13 @@ fn emit_tracing(r: &Record) {
         EventKind::BudgetExceeded => emit!(tracing::Level::WARN, "map budget exceeded"),
         k if warn => match k {
             EventKind::Grew => emit!(tracing::Level::WARN, "map grew (resize stall)"),
+            EventKind::Split => emit!(tracing::Level::WARN, "map split a table (resize stall)"),
             EventKind::Shrank => emit!(tracing::Level::WARN, "map shrank (resize stall)"),
             _ => emit!(tracing::Level::WARN, "map rehashed (resize stall)"),
         },
         EventKind::Created => emit!(tracing::Level::DEBUG, "map tracked"),
         EventKind::Grew => emit!(tracing::Level::DEBUG, "map grew"),
+        EventKind::Split => emit!(tracing::Level::DEBUG, "map split a table"),
         EventKind::Rehashed => emit!(tracing::Level::DEBUG, "map rehashed"),
         EventKind::Shrank => emit!(tracing::Level::DEBUG, "map shrank"),
         EventKind::Cleared => emit!(tracing::Level::DEBUG, "map cleared"),

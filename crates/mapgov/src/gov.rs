@@ -79,6 +79,32 @@ impl Gov {
         after: TableState,
         nanos: Option<u64>,
     ) {
+        self.after_change::<K, V>(before, after, nanos, None);
+    }
+
+    /// [`after_resize`](Gov::after_resize) for a split map: `tables` is its number of tables
+    /// after the change, and `splits` how many tables the change split in two (a growth step).
+    #[cold]
+    pub(crate) fn after_split_map_resize<K, V>(
+        &mut self,
+        before: TableState,
+        after: TableState,
+        nanos: Option<u64>,
+        tables: usize,
+        splits: u64,
+    ) {
+        self.after_change::<K, V>(before, after, nanos, Some((splits, tables)));
+    }
+
+    /// `split`: `None` for the plain maps; for split maps, how many tables this change split
+    /// and the number of tables after it.
+    fn after_change<K, V>(
+        &mut self,
+        before: TableState,
+        after: TableState,
+        nanos: Option<u64>,
+        split: Option<(u64, usize)>,
+    ) {
         if self.cell.is_none() {
             if after.bytes == 0 {
                 return;
@@ -92,8 +118,16 @@ impl Gov {
         };
         // Entries lost by a panicking hasher during an in-place rehash are counted as removed
         // by the caller (`Reconcile` in map.rs), which sees every length change.
+        if let Some((_, tables)) = split {
+            cell.tables.set(tables as u64);
+        }
         let mut resized = true;
-        let kind = if before.bytes > 0 && after.bytes > before.bytes {
+        let kind = if let Some((splits @ 1.., _)) = split {
+            // Tables became two each: the map's allocation grew by bounded steps.
+            cell.grows.add(1);
+            cell.splits.add(splits);
+            EventKind::Split
+        } else if before.bytes > 0 && after.bytes > before.bytes {
             cell.grows.add(1);
             EventKind::Grew
         } else if before.bytes > 0 && after.bytes < before.bytes {

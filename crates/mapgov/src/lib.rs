@@ -116,6 +116,7 @@ mod registry;
 mod report;
 mod set;
 mod snapshot;
+mod split;
 mod stats;
 #[cfg(feature = "serde")]
 pub mod trace;
@@ -146,6 +147,7 @@ pub use report::{
 };
 pub use set::HashSet;
 pub use snapshot::{MapStats, Site, SiteStats, Snapshot, snapshot};
+pub use split::SplitMap;
 pub use stats::RESIZE_BUCKETS_NANOS;
 
 /// The map's entry and iterator types, as in `std::collections::hash_map`.
@@ -157,6 +159,15 @@ pub mod hash_map {
     pub use crate::map::HashMap;
     pub use std::collections::hash_map::DefaultHasher;
     pub use std::hash::RandomState;
+}
+
+/// [`SplitMap`]'s entry and iterator types, and the bounds of its tables.
+pub mod split_map {
+    pub use crate::split::{
+        Drain, Entry, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys,
+        OccupiedEntry, SplitMap, TABLE_MAX_BUCKETS, TABLE_MAX_ENTRIES, VacantEntry, Values,
+        ValuesMut,
+    };
 }
 
 /// The set's iterator types, as in `std::collections::hash_set`, and what a set counts.

@@ -109,6 +109,13 @@ pub struct MapStats {
     /// creation).
     #[cfg_attr(feature = "serde", serde(with = "secs_f64"))]
     pub age: Duration,
+    /// [`SplitMap`](crate::SplitMap) only (0 for the other maps): tables split in two, each
+    /// a bounded step counted in `grows` too; its worst step is `resize_max_nanos`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub splits: u64,
+    /// [`SplitMap`](crate::SplitMap) only (0 for the other maps): its number of tables.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tables: u64,
 }
 
 /// Aggregates for one creation site and name, over every map created there: tracked or not,
@@ -455,6 +462,8 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
             .get()
             .map(|t| t.elapsed())
             .unwrap_or_default(),
+        splits: cell.splits.get(),
+        tables: cell.tables.get(),
     }
 }
 

@@ -244,6 +244,10 @@ pub(crate) struct MapCell {
     pub(crate) bytes: Counter,
     pub(crate) capacity: Counter,
     pub(crate) budget_exceeded: Counter,
+    /// Tables split in two (split maps only).
+    pub(crate) splits: Counter,
+    /// Number of tables (split maps only; 0 for the other maps).
+    pub(crate) tables: Counter,
     /// Whether a shrink policy or budget is set (skips the policy lock on resizes otherwise).
     pub(crate) has_policy: AtomicBool,
     pub(crate) policy: Mutex<PolicyState>,
@@ -336,6 +340,8 @@ impl MapCell {
             bytes: Counter::new(0),
             capacity: Counter::new(0),
             budget_exceeded: Counter::new(0),
+            splits: Counter::new(0),
+            tables: Counter::new(0),
             has_policy: AtomicBool::new(false),
             policy: Mutex::new(PolicyState::default()),
             callback_panicked: AtomicBool::new(false),
@@ -375,6 +381,8 @@ impl MapCell {
             bytes: c(&self.bytes),
             capacity: c(&self.capacity),
             budget_exceeded: c(&self.budget_exceeded),
+            splits: c(&self.splits),
+            tables: c(&self.tables),
             has_policy: AtomicBool::new(self.has_policy.load(Relaxed)),
             policy: Mutex::new(
                 self.policy
@@ -510,7 +518,15 @@ impl MapCell {
 
     /// Bytes a table needs to hold `len` entries: what `shrink_to_fit` would leave.
     pub(crate) fn needed_bytes(&self, len: u64) -> u64 {
-        table_bytes_for(len as usize, self.entry_size, self.entry_align) as u64
+        let len = len as usize;
+        if self.tables.get() > 1 {
+            // A split map after `shrink_to_fit`: as few tables as hold `len`, each sized for
+            // its share.
+            let n = len.div_ceil(crate::split::TABLE_MAX_ENTRIES).max(1);
+            let per = table_bytes_for(len.div_ceil(n), self.entry_size, self.entry_align);
+            return per.saturating_mul(n) as u64;
+        }
+        table_bytes_for(len, self.entry_size, self.entry_align) as u64
     }
 }
 
