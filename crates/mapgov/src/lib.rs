@@ -84,18 +84,22 @@
 //! ## Feature flags
 //!
 //! - `tracing` (default): lifecycle events and budget crossings as `tracing` events.
-//! - `serde`: `Serialize`/`Deserialize` for maps, sets and the snapshot types, the
-//!   `mapgov-snapshot` document, and the JSON Lines and Chrome exports of [`trace`].
+//! - `serde`: `Serialize`/`Deserialize` for maps ([`HashMap`], [`SplitMap`]), sets and the
+//!   snapshot types, the `mapgov-snapshot` document, and the JSON Lines and Chrome exports of
+//!   [`trace`].
 //! - `pprof`: [`trace::pprof`], live map memory by site as a pprof profile (enables `serde`;
 //!   brings `prost` and `flate2`).
-//! - `rayon`: parallel iterators for maps and sets.
+//! - `rayon`: parallel iterators for maps ([`HashMap`], [`SplitMap`]) and sets, with
+//!   `par_extend`, `par_drain` and `collect()`; `SplitMap`'s iterator types are in
+//!   `mapgov::split_map::rayon`.
 //! - `guard` (default): [`guard`], dumps of every map's state on panic, on a signal and on
 //!   demand, in the versioned `mapgov-dump` JSON format. Enables `serde`, and on Unix brings
 //!   `signal-hook` (the signal trigger) and `rustix` (the dump directory's ownership check).
 //!
 //! [hashbrown]: https://docs.rs/hashbrown
-// `unsafe` appears in two places, each with a `// SAFETY:` comment: forwarding std's
-// `get_disjoint_unchecked_mut`, and the auto-trait impls of the set's `ExtractIf`.
+// `unsafe` appears in three places, each with a `// SAFETY:` comment: forwarding std's
+// `get_disjoint_unchecked_mut`, the auto-trait impls of the set's `ExtractIf`, and the
+// directory lookup of `SplitMap` (unchecked indexing, measured to pay off).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -125,7 +129,7 @@ pub mod trace;
 #[cfg(any(feature = "serde", feature = "rayon"))]
 mod external {
     #[cfg(feature = "rayon")]
-    mod rayon;
+    pub(crate) mod rayon;
     #[cfg(feature = "serde")]
     mod serde;
 }
@@ -168,6 +172,15 @@ pub mod split_map {
         OccupiedEntry, SplitMap, TABLE_MAX_BUCKETS, TABLE_MAX_ENTRIES, VacantEntry, Values,
         ValuesMut,
     };
+
+    /// [`SplitMap`]'s parallel iterators (feature `rayon`), as `hashbrown::hash_map::rayon`
+    /// holds those of [`HashMap`](crate::HashMap).
+    ///
+    /// They iterate the map's tables in parallel; see each type for what it yields and counts.
+    #[cfg(feature = "rayon")]
+    pub mod rayon {
+        pub use crate::external::rayon::{IntoParIter, ParDrain, ParIter, ParIterMut};
+    }
 }
 
 /// The set's iterator types, as in `std::collections::hash_set`, and what a set counts.
