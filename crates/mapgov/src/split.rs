@@ -529,11 +529,19 @@ impl<K, V, S> SplitMap<K, V, S> {
     /// The map is empty as soon as this returns, even if the iterator is dropped early or
     /// leaked.
     pub fn drain(&mut self) -> Drain<'_, K, V> {
+        let (drains, len) = self.drain_tables();
+        Drain::new(drains, len)
+    }
+
+    /// Starts draining every table (which empties each at once, keeping its allocation) and
+    /// counts every entry as removed; returns the tables' drains and how many entries they
+    /// hold. Shared by `drain` and rayon's `par_drain`.
+    pub(crate) fn drain_tables(&mut self) -> (Vec<hash_table::Drain<'_, (K, V)>>, usize) {
         if let Some(c) = self.gov.cell() {
             c.removes.add(self.len as u64);
         }
         let len = std::mem::replace(&mut self.len, 0);
-        Drain::new(&mut self.tables, len)
+        (self.tables.iter_mut().map(|t| t.raw.drain()).collect(), len)
     }
 
     /// An iterator that removes and yields the entries for which `pred` returns `true`.

@@ -1,28 +1,40 @@
-//! Parallel iterators for [`HashMap`] and [`HashSet`] (feature `rayon`), as rayon provides
-//! them for std's collections.
+//! Parallel iterators for [`HashMap`], [`SplitMap`] and [`HashSet`] (feature `rayon`), as rayon
+//! provides them for std's collections.
 //!
-//! - `IntoParallelIterator` for `HashMap` (owned, `&`, `&mut`) and `HashSet` (owned, `&`), hence
-//!   `par_iter()` and, for maps, `par_iter_mut()` through rayon's blanket traits. The iterators
-//!   are hashbrown's own parallel iterators over the table.
-//! - `ParallelDrainFull` (`par_drain()`) for `&mut HashMap` and `&mut HashSet`.
+//! - `IntoParallelIterator` for `HashMap` and `SplitMap` (owned, `&`, `&mut`) and `HashSet`
+//!   (owned, `&`), hence `par_iter()` and, for maps, `par_iter_mut()` through rayon's blanket
+//!   traits. The iterators of `HashMap` and `HashSet` are hashbrown's own parallel iterators over
+//!   the table; those of `SplitMap` ([`ParIter`], [`ParIterMut`], [`IntoParIter`],
+//!   [`ParDrain`], named in `mapgov::split_map::rayon`) iterate its tables in parallel.
+//! - `ParallelDrainFull` (`par_drain()`) for `&mut HashMap`, `&mut SplitMap` and `&mut HashSet`.
 //! - `ParallelExtend` (owned and `Copy` references) and `FromParallelIterator`.
 //!
 //! Stats stay exact: `par_extend` collects the parallel iterator first (as hashbrown and rayon
 //! do) and then reserves and inserts through the governed path, so every insert, update and
-//! growth is counted as the sequential `extend` counts it; `par_drain` counts every element as
-//! removed when it starts, as `drain` does (the table is empty afterwards whether the iterator
-//! is consumed, dropped or panics; only leaking it with `mem::forget` would leave the elements
-//! in place, counted as removed). Consuming a collection with `into_par_iter` retires its stats
-//! as a drop does.
+//! growth (and, for a `SplitMap`, split) is counted as the sequential `extend` counts it.
+//! `par_drain` counts every element as removed when it starts, as `drain` does, and the
+//! collection is empty afterwards whether the iterator is consumed, dropped or panics. Only
+//! leaking a `HashMap`'s or `HashSet`'s with `mem::forget` would leave the elements in place,
+//! counted as removed; a `SplitMap`'s empties the tables when it is created, as its `drain`
+//! does, so even a leaked one leaves the map empty. Consuming a collection with
+//! `into_par_iter` retires its stats as a drop does.
 
+use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
+use ::rayon::iter::plumbing::UnindexedConsumer;
 use ::rayon::iter::{
-    FromParallelIterator, IntoParallelIterator, ParallelDrainFull, ParallelExtend, ParallelIterator,
+    FromParallelIterator, IntoParallelIterator, IntoParallelRefIterator,
+    IntoParallelRefMutIterator, ParallelDrainFull, ParallelExtend, ParallelIterator,
 };
-use hashbrown::hash_map::rayon::{IntoParIter, ParDrain, ParIter, ParIterMut, ParKeys};
+use hashbrown::hash_map::rayon::{
+    IntoParIter as MapIntoParIter, ParDrain as MapParDrain, ParIter as MapParIter,
+    ParIterMut as MapParIterMut, ParKeys,
+};
+use hashbrown::hash_table;
 
-use crate::{HashMap, HashSet};
+use crate::split::Table;
+use crate::{HashMap, HashSet, SplitMap};
 
 /// Collects a parallel iterator, then inserts it sequentially through `extend`, after the same
 /// reservation as hashbrown's and rayon's std `par_extend`.
@@ -45,10 +57,10 @@ where
 
 impl<K: Send, V: Send, S> IntoParallelIterator for HashMap<K, V, S> {
     type Item = (K, V);
-    type Iter = IntoParIter<K, V>;
+    type Iter = MapIntoParIter<K, V>;
 
     /// Consumes the map; its stats are retired as if it were dropped.
-    fn into_par_iter(self) -> IntoParIter<K, V> {
+    fn into_par_iter(self) -> MapIntoParIter<K, V> {
         let HashMap { base, gov } = self;
         drop(gov);
         base.into_par_iter()
@@ -57,28 +69,28 @@ impl<K: Send, V: Send, S> IntoParallelIterator for HashMap<K, V, S> {
 
 impl<'a, K: Sync, V: Sync, S> IntoParallelIterator for &'a HashMap<K, V, S> {
     type Item = (&'a K, &'a V);
-    type Iter = ParIter<'a, K, V>;
+    type Iter = MapParIter<'a, K, V>;
 
-    fn into_par_iter(self) -> ParIter<'a, K, V> {
+    fn into_par_iter(self) -> MapParIter<'a, K, V> {
         (&self.base).into_par_iter()
     }
 }
 
 impl<'a, K: Sync, V: Send, S> IntoParallelIterator for &'a mut HashMap<K, V, S> {
     type Item = (&'a K, &'a mut V);
-    type Iter = ParIterMut<'a, K, V>;
+    type Iter = MapParIterMut<'a, K, V>;
 
-    fn into_par_iter(self) -> ParIterMut<'a, K, V> {
+    fn into_par_iter(self) -> MapParIterMut<'a, K, V> {
         (&mut self.base).into_par_iter()
     }
 }
 
 impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut HashMap<K, V, S> {
-    type Iter = ParDrain<'a, K, V>;
+    type Iter = MapParDrain<'a, K, V>;
     type Item = (K, V);
 
     /// Removes every entry, yielding them in parallel; the allocation is kept.
-    fn par_drain(self) -> ParDrain<'a, K, V> {
+    fn par_drain(self) -> MapParDrain<'a, K, V> {
         if let Some(c) = self.gov.cell() {
             c.removes.add(self.base.len() as u64);
         }
@@ -135,13 +147,301 @@ where
     }
 }
 
+// --- SplitMap ---------------------------------------------------------------------------------
+
+/// A parallel iterator over the entries of a [`SplitMap`]: `(&K, &V)`, in arbitrary order.
+///
+/// Created by `par_iter()` (rayon's [`IntoParallelRefIterator`]). The tables are iterated in
+/// parallel, and each table is split further as hashbrown splits its own, so a map of one
+/// table is as parallel as a [`HashMap`]. Iterating counts nothing.
+///
+/// # Examples
+///
+/// ```
+/// use rayon::prelude::*;
+///
+/// let map: mapgov::SplitMap<u64, u64> = (0..1000).map(|i| (i, i * 2)).collect();
+/// let total: u64 = map.par_iter().map(|(_, v)| v).sum();
+/// assert_eq!(total, map.values().sum::<u64>());
+/// ```
+pub struct ParIter<'a, K, V> {
+    tables: &'a [Table<K, V>],
+}
+
+impl<'a, K: Sync, V: Sync> ParallelIterator for ParIter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+
+    fn drive_unindexed<C>(self, consumer: C) -> C::Result
+    where
+        C: UnindexedConsumer<Self::Item>,
+    {
+        self.tables
+            .par_iter()
+            .flat_map(|t| t.raw.par_iter().map(|(k, v)| (k, v)))
+            .drive_unindexed(consumer)
+    }
+}
+
+impl<K, V> Clone for ParIter<'_, K, V> {
+    fn clone(&self) -> Self {
+        ParIter {
+            tables: self.tables,
+        }
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for ParIter<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_entries(f, self.tables)
+    }
+}
+
+/// A parallel iterator over the entries of a [`SplitMap`] with mutable values:
+/// `(&K, &mut V)`, in arbitrary order.
+///
+/// Created by `par_iter_mut()` (rayon's [`IntoParallelRefMutIterator`]); parallel as
+/// [`ParIter`] is. Unlike hashbrown's (which needs only `K: Sync`), it needs `K: Send + Sync`:
+/// the tables themselves are handed to the worker threads. Iterating counts nothing.
+///
+/// # Examples
+///
+/// ```
+/// use rayon::prelude::*;
+///
+/// let mut map: mapgov::SplitMap<u64, u64> = (0..1000).map(|i| (i, i)).collect();
+/// map.par_iter_mut().for_each(|(k, v)| *v += k);
+/// assert_eq!(map[&21], 42);
+/// ```
+pub struct ParIterMut<'a, K, V> {
+    tables: &'a mut [Table<K, V>],
+}
+
+impl<'a, K: Send + Sync, V: Send> ParallelIterator for ParIterMut<'a, K, V> {
+    type Item = (&'a K, &'a mut V);
+
+    fn drive_unindexed<C>(self, consumer: C) -> C::Result
+    where
+        C: UnindexedConsumer<Self::Item>,
+    {
+        self.tables
+            .par_iter_mut()
+            .flat_map(|t| t.raw.par_iter_mut().map(|(k, v)| (&*k, v)))
+            .drive_unindexed(consumer)
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for ParIterMut<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_entries(f, self.tables)
+    }
+}
+
+/// A parallel iterator over the entries of a consumed [`SplitMap`]: `(K, V)`, in arbitrary
+/// order.
+///
+/// Created by `into_par_iter()`; parallel as [`ParIter`] is. The map's stats were retired when
+/// it was consumed, as if it had been dropped.
+///
+/// # Examples
+///
+/// ```
+/// use rayon::prelude::*;
+///
+/// let map: mapgov::SplitMap<u64, u64> = (0..1000).map(|i| (i, i)).collect();
+/// let mut pairs: Vec<(u64, u64)> = map.into_par_iter().collect();
+/// pairs.sort_unstable();
+/// assert_eq!(pairs[999], (999, 999));
+/// ```
+pub struct IntoParIter<K, V> {
+    tables: Vec<Table<K, V>>,
+}
+
+impl<K: Send, V: Send> ParallelIterator for IntoParIter<K, V> {
+    type Item = (K, V);
+
+    fn drive_unindexed<C>(self, consumer: C) -> C::Result
+    where
+        C: UnindexedConsumer<Self::Item>,
+    {
+        self.tables
+            .into_par_iter()
+            .flat_map(|t| t.raw.into_par_iter())
+            .drive_unindexed(consumer)
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IntoParIter<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_entries(f, &self.tables)
+    }
+}
+
+/// A parallel draining iterator over the entries of a [`SplitMap`]: `(K, V)`, in arbitrary
+/// order.
+///
+/// Created by `par_drain()` (rayon's [`ParallelDrainFull`]). As with
+/// [`SplitMap::drain`], every table is emptied when the iterator is created (its allocation
+/// kept) and every entry is counted as removed then, so the map is empty even if the iterator
+/// is dropped early, panics or is leaked; entries not yielded are dropped with it. The tables
+/// are drained in parallel, the entries of one table by one thread at a time.
+///
+/// # Examples
+///
+/// ```
+/// use rayon::prelude::*;
+///
+/// let mut map: mapgov::SplitMap<u64, u64> = (0..1000).map(|i| (i, i)).collect();
+/// let total: u64 = map.par_drain().map(|(_, v)| v).sum();
+/// assert_eq!(total, (0..1000).sum::<u64>());
+/// assert!(map.is_empty());
+/// ```
+pub struct ParDrain<'a, K, V> {
+    drains: Vec<hash_table::Drain<'a, (K, V)>>,
+}
+
+impl<K: Send, V: Send> ParallelIterator for ParDrain<'_, K, V> {
+    type Item = (K, V);
+
+    fn drive_unindexed<C>(self, consumer: C) -> C::Result
+    where
+        C: UnindexedConsumer<Self::Item>,
+    {
+        self.drains
+            .into_par_iter()
+            .flat_map_iter(|drain| drain)
+            .drive_unindexed(consumer)
+    }
+}
+
+impl<K, V> fmt::Debug for ParDrain<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let remaining: usize = self.drains.iter().map(ExactSizeIterator::len).sum();
+        f.debug_struct("ParDrain")
+            .field("remaining", &remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Formats the entries of `tables` as a list of pairs, as the sequential iterators do.
+fn debug_entries<K: fmt::Debug, V: fmt::Debug>(
+    f: &mut fmt::Formatter<'_>,
+    tables: &[Table<K, V>],
+) -> fmt::Result {
+    f.debug_list()
+        .entries(
+            tables
+                .iter()
+                .flat_map(|t| t.raw.iter())
+                .map(|(k, v)| (k, v)),
+        )
+        .finish()
+}
+
+impl<K: Send, V: Send, S> IntoParallelIterator for SplitMap<K, V, S> {
+    type Item = (K, V);
+    type Iter = IntoParIter<K, V>;
+
+    /// Consumes the map; its stats are retired as if it were dropped.
+    fn into_par_iter(self) -> IntoParIter<K, V> {
+        let SplitMap { tables, gov, .. } = self;
+        drop(gov);
+        IntoParIter { tables }
+    }
+}
+
+impl<'a, K: Sync, V: Sync, S> IntoParallelIterator for &'a SplitMap<K, V, S> {
+    type Item = (&'a K, &'a V);
+    type Iter = ParIter<'a, K, V>;
+
+    fn into_par_iter(self) -> ParIter<'a, K, V> {
+        ParIter {
+            tables: &self.tables,
+        }
+    }
+}
+
+impl<'a, K: Send + Sync, V: Send, S> IntoParallelIterator for &'a mut SplitMap<K, V, S> {
+    type Item = (&'a K, &'a mut V);
+    type Iter = ParIterMut<'a, K, V>;
+
+    fn into_par_iter(self) -> ParIterMut<'a, K, V> {
+        ParIterMut {
+            tables: &mut self.tables,
+        }
+    }
+}
+
+impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut SplitMap<K, V, S> {
+    type Iter = ParDrain<'a, K, V>;
+    type Item = (K, V);
+
+    /// Removes every entry, yielding them in parallel; the allocation is kept. The map is empty
+    /// as soon as this returns, as after [`SplitMap::drain`].
+    fn par_drain(self) -> ParDrain<'a, K, V> {
+        // The sequential drains empty their tables at once (hashbrown's parallel one only when
+        // it is consumed or dropped), so the map's `len` and its tables agree even if the
+        // iterator is leaked.
+        let (drains, _) = self.drain_tables();
+        ParDrain { drains }
+    }
+}
+
+impl<K, V, S> ParallelExtend<(K, V)> for SplitMap<K, V, S>
+where
+    K: Eq + Hash + Send,
+    V: Send,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = (K, V)>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, SplitMap::reserve);
+    }
+}
+
+impl<'a, K, V, S> ParallelExtend<(&'a K, &'a V)> for SplitMap<K, V, S>
+where
+    K: Copy + Eq + Hash + Sync,
+    V: Copy + Sync,
+    S: BuildHasher,
+{
+    fn par_extend<I>(&mut self, par_iter: I)
+    where
+        I: IntoParallelIterator<Item = (&'a K, &'a V)>,
+    {
+        let is_empty = self.is_empty();
+        par_extend_with(self, par_iter, is_empty, SplitMap::reserve);
+    }
+}
+
+impl<K, V, S> FromParallelIterator<(K, V)> for SplitMap<K, V, S>
+where
+    K: Eq + Hash + Send,
+    V: Send,
+    S: BuildHasher + Default,
+{
+    /// Builds a map, attributed to the caller of `from_par_iter` (through rayon's `collect()`,
+    /// to a line inside rayon).
+    #[track_caller]
+    fn from_par_iter<I>(par_iter: I) -> Self
+    where
+        I: IntoParallelIterator<Item = (K, V)>,
+    {
+        let mut map = SplitMap::with_hasher(S::default());
+        map.par_extend(par_iter);
+        map
+    }
+}
+
 // --- HashSet ----------------------------------------------------------------------------------
 
 /// The parallel iterator of a set's elements, consumed: hashbrown's.
 type SetIntoParIter<T> = hashbrown::hash_set::rayon::IntoParIter<T>;
 
 /// The parallel draining iterator of a set: the table's `(T, ())` pairs, mapped to `T`.
-type SetParDrain<'a, T> = ::rayon::iter::Map<ParDrain<'a, T, ()>, fn((T, ())) -> T>;
+type SetParDrain<'a, T> = ::rayon::iter::Map<MapParDrain<'a, T, ()>, fn((T, ())) -> T>;
 
 impl<T: Send, S> IntoParallelIterator for HashSet<T, S> {
     type Item = T;

@@ -1,10 +1,13 @@
-//! `Serialize` and `Deserialize` for [`HashMap`] and [`HashSet`] (feature `serde`).
+//! `Serialize` and `Deserialize` for [`HashMap`], [`SplitMap`] and [`HashSet`] (feature
+//! `serde`).
 //!
-//! The formats are std's: a map serializes as a map, a set as a sequence. Serializing iterates
-//! and counts nothing. Deserializing builds the collection through its governed constructor and
-//! governed `insert`, so the new collection's stats are exact: one insert per distinct key, one
-//! update per repeated key of a map (the later value wins, as in std); a repeated element of a
-//! set counts as `HashSet::insert` counts it.
+//! The formats are std's: a map (either kind) serializes as a map, a set as a sequence; a
+//! `SplitMap` and a `HashMap` read each other's documents. Serializing iterates and counts
+//! nothing. Deserializing builds the collection through its governed constructor and governed
+//! `insert`, so the new collection's stats are exact: one insert per distinct key, one update
+//! per repeated key of a map (the later value wins, as in std); a repeated element of a set
+//! counts as `HashSet::insert` counts it. A `SplitMap` that outgrows its tables while it is
+//! read splits them, and counts the splits, as on any other insert.
 //!
 //! A deserialized collection's creation site is inside mapgov (serde gives no caller location);
 //! when it becomes tracked, the backtrace fallback described in the crate docs looks for the
@@ -17,7 +20,7 @@ use std::marker::PhantomData;
 use ::serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use ::serde::ser::{Serialize, Serializer};
 
-use crate::{HashMap, HashSet};
+use crate::{HashMap, HashSet, SplitMap};
 
 /// The capacity to pre-allocate for a size hint from the input: at most 1 MiB of elements, as
 /// serde's own collection impls do, so a hostile size hint cannot force a huge allocation.
@@ -71,6 +74,54 @@ where
         }
 
         deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+impl<K, V, S> Serialize for SplitMap<K, V, S>
+where
+    K: Serialize,
+    V: Serialize,
+{
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de, K, V, S> Deserialize<'de> for SplitMap<K, V, S>
+where
+    K: Deserialize<'de> + Eq + Hash,
+    V: Deserialize<'de>,
+    S: BuildHasher + Default,
+{
+    /// Builds the map as [`HashMap`]'s impl does: pre-sized for the input's size hint (capped
+    /// at 1 MiB of entries), then filled through the governed `insert`, so a map that outgrows
+    /// its tables splits, and counts its splits, as any other does.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SplitMapVisitor<K, V, S>(PhantomData<SplitMap<K, V, S>>);
+
+        impl<'de, K, V, S> Visitor<'de> for SplitMapVisitor<K, V, S>
+        where
+            K: Deserialize<'de> + Eq + Hash,
+            V: Deserialize<'de>,
+            S: BuildHasher + Default,
+        {
+            type Value = SplitMap<K, V, S>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let capacity = cautious::<(K, V)>(access.size_hint());
+                let mut map = SplitMap::with_capacity_and_hasher(capacity, S::default());
+                while let Some((key, value)) = access.next_entry()? {
+                    map.insert(key, value);
+                }
+                Ok(map)
+            }
+        }
+
+        deserializer.deserialize_map(SplitMapVisitor(PhantomData))
     }
 }
 

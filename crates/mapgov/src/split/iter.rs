@@ -169,10 +169,9 @@ pub struct Drain<'a, K, V> {
 }
 
 impl<'a, K, V> Drain<'a, K, V> {
-    pub(super) fn new(tables: &'a mut [Table<K, V>], len: usize) -> Self {
-        // hashbrown's drain empties its table at once, so the map is empty even if this
-        // iterator is leaked.
-        let drains: Vec<_> = tables.iter_mut().map(|t| t.raw.drain()).collect();
+    /// `drains` empty their tables at once (hashbrown's drain does), so the map is empty even
+    /// if this iterator is leaked.
+    pub(super) fn new(drains: Vec<hash_table::Drain<'a, (K, V)>>, len: usize) -> Self {
         Drain {
             drains: drains.into_iter(),
             cur: None,
