@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 /// The system allocator, counting the bytes requested while a memory measurement runs.
 ///
@@ -24,7 +25,10 @@ pub struct CountingAlloc;
 #[inline(always)]
 fn count(delta: isize) {
     if COUNTING.load(Relaxed) {
-        LIVE.fetch_add(delta, Relaxed);
+        let live = LIVE.fetch_add(delta, Relaxed) + delta;
+        if delta > 0 {
+            PEAK.fetch_max(live, Relaxed);
+        }
     }
 }
 
@@ -75,7 +79,13 @@ unsafe impl GlobalAlloc for CountingAlloc {
 /// measurement must not overlap other threads' allocations.
 pub(crate) fn start() {
     LIVE.store(0, Relaxed);
+    PEAK.store(0, Relaxed);
     COUNTING.store(true, Relaxed);
+}
+
+/// The most net bytes allocated at any moment since [`start`].
+pub(crate) fn peak() -> isize {
+    PEAK.load(Relaxed)
 }
 
 /// Stops counting and returns the net bytes allocated since [`start`].

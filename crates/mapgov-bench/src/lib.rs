@@ -1,9 +1,9 @@
 //! # mapgov-bench: what governance costs
 //!
 //! The library behind the `mapbench` binary and the criterion benches: the workload matrix of
-//! the performance issue, run with `hashbrown::HashMap`, `std::collections::HashMap` and
-//! `mapgov::HashMap` on the same pre-generated keys with the same hasher, interleaved, and the
-//! report types and renderers.
+//! the performance issue, run with `hashbrown::HashMap`, `std::collections::HashMap`,
+//! `mapgov::HashMap` and `mapgov::SplitMap` on the same pre-generated keys with the same hasher,
+//! interleaved, and the report types and renderers.
 //!
 //! ```sh
 //! cargo run --release -p mapgov-bench --bin mapbench                     # full run, table
@@ -40,7 +40,7 @@ pub use alloc::{CountingAlloc, is_installed as counting_alloc_installed};
 pub use keys::{SplitMix64, wrapping_sum};
 pub use maps::{BenchHasher, BenchMap, HasherKind, Variant};
 pub use report::{
-    CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, Report, Row, Summary,
-    Target, VERSION, Variants, Workload,
+    CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, Report, Row, Subject,
+    Summary, Target, VERSION, Variants, Workload,
 };
 pub use workloads::{Plan, Suite, run_mode};

@@ -75,8 +75,9 @@ macro_rules! impl_bench_map {
 impl_bench_map!(hashbrown::HashMap);
 impl_bench_map!(std::collections::HashMap);
 impl_bench_map!(mapgov::HashMap);
+impl_bench_map!(mapgov::SplitMap);
 
-/// The three maps compared in every workload.
+/// The four maps compared in every workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
@@ -86,11 +87,18 @@ pub enum Variant {
     Std,
     /// `mapgov::HashMap`, governed in the mode of the run.
     Mapgov,
+    /// `mapgov::SplitMap` (the map whose growth never stalls), governed in the mode of the run.
+    Split,
 }
 
 impl Variant {
     /// Every variant, in report order.
-    pub const ALL: [Variant; 3] = [Variant::Hashbrown, Variant::Std, Variant::Mapgov];
+    pub const ALL: [Variant; 4] = [
+        Variant::Hashbrown,
+        Variant::Std,
+        Variant::Mapgov,
+        Variant::Split,
+    ];
 
     /// The variant's name in reports.
     pub fn name(self) -> &'static str {
@@ -98,6 +106,7 @@ impl Variant {
             Variant::Hashbrown => "hashbrown",
             Variant::Std => "std",
             Variant::Mapgov => "mapgov",
+            Variant::Split => "split",
         }
     }
 }
@@ -148,6 +157,7 @@ mod tests {
     #[test]
     fn every_map_behaves_the_same() {
         exercise::<std::hash::RandomState, hashbrown::HashMap<u64, u64, _>>();
+        exercise::<std::hash::RandomState, mapgov::SplitMap<u64, u64, _>>();
         exercise::<std::hash::RandomState, std::collections::HashMap<u64, u64, _>>();
         exercise::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>();
         exercise::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>();

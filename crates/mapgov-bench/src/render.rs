@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{ConfigInfo, Mode, ModeReport, Report, Row, Summary, Target};
+use crate::report::{ConfigInfo, Mode, ModeReport, Report, Row, Subject, Summary, Target};
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 13] = [
     "hasher",
     "workload",
     "unit",
@@ -15,7 +15,13 @@ const HEADERS: [&str; 10] = [
     "vs std",
     "target",
     "",
+    "split min/med/max",
+    "split vs hashbrown",
+    "split target",
 ];
+
+/// Columns holding numbers (right-aligned).
+const NUMERIC: [usize; 7] = [3, 4, 5, 6, 7, 10, 11];
 
 /// A number with about three significant digits (whole numbers for bytes).
 ///
@@ -52,15 +58,15 @@ fn cell(s: &Summary, unit: &str) -> String {
     }
 }
 
-fn status(row: &Row) -> &'static str {
-    match row.met {
-        Some(true) => "met",
-        Some(false) => "MISSED",
+fn status(row: &Row, subject: Subject) -> &'static str {
+    match row.target_of(subject) {
+        Some((_, true)) => "met",
+        Some((_, false)) => "MISSED",
         None => "",
     }
 }
 
-fn cells(row: &Row) -> [String; 10] {
+fn cells(row: &Row) -> [String; 13] {
     let unit = row.unit.as_str();
     [
         row.hasher.name().to_owned(),
@@ -72,7 +78,12 @@ fn cells(row: &Row) -> [String; 10] {
         format!("{:.3}", row.ratio_vs_hashbrown),
         format!("{:.3}", row.ratio_vs_std),
         row.target.map_or(String::new(), |t| t.to_string()),
-        status(row).to_owned(),
+        status(row, Subject::Mapgov).to_owned(),
+        cell(&row.variants.split, unit),
+        format!("{:.3}", row.split_ratio_vs_hashbrown),
+        row.split_target.map_or(String::new(), |t| {
+            format!("{t} {}", status(row, Subject::Split))
+        }),
     ]
 }
 
@@ -98,16 +109,22 @@ pub fn describe_config(mode: Mode, c: &ConfigInfo) -> String {
     )
 }
 
-/// The value a target is checked against: the ratio, or mapgov's median for absolute targets.
-fn checked_value(row: &Row) -> String {
-    match row.target {
-        Some(Target::MaxValue(_)) => format!(
+/// The value a target is checked against: the ratio, or the map's median for absolute targets.
+fn checked_value(row: &Row, subject: Subject) -> String {
+    match row.target_of(subject) {
+        Some((Target::MaxValue(_), _)) => format!(
             "{} {}",
-            num(row.variants.mapgov.median, &row.unit),
+            num(row.variants.get(subject.variant()).median, &row.unit),
             row.unit
         ),
-        _ => format!("{:.3}", row.ratio_vs_hashbrown),
+        _ => format!("{:.3}", row.ratio_of(subject)),
     }
+}
+
+/// The target of `subject` on `row`, as text.
+fn target_text(row: &Row, subject: Subject) -> String {
+    row.target_of(subject)
+        .map_or(String::new(), |(t, _)| t.to_string())
 }
 
 fn preamble(report: &Report) -> Vec<String> {
@@ -122,7 +139,7 @@ fn preamble(report: &Report) -> Vec<String> {
     lines.push(
         "cells: min / median / max over the repetitions, the variants interleaved; \
          ratios: mapgov's median over hashbrown's (std's) with the same hasher, measured in the \
-         same process; for Mops/s higher is better"
+         same process; for Mops/s higher is better; split = mapgov::SplitMap"
             .to_owned(),
     );
     lines
@@ -145,7 +162,7 @@ pub fn table(report: &Report) -> String {
     }
     for mr in &report.modes {
         let _ = writeln!(out, "\n{}", mode_title(mr));
-        let rows: Vec<[String; 10]> = mr.rows.iter().map(cells).collect();
+        let rows: Vec<[String; 13]> = mr.rows.iter().map(cells).collect();
         let mut widths = HEADERS.map(str::len);
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -156,7 +173,7 @@ pub fn table(report: &Report) -> String {
             let mut s = String::new();
             for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
                 // Text columns left-aligned, numbers right-aligned.
-                if !(3..8).contains(&i) {
+                if !NUMERIC.contains(&i) {
                     let _ = write!(s, "{c:<w$}  ");
                 } else {
                     let _ = write!(s, "{c:>w$}  ");
@@ -173,16 +190,17 @@ pub fn table(report: &Report) -> String {
     }
     let _ = writeln!(out, "\ntargets");
     let (met, missed) = tally(report);
-    for (mode, row) in report.targets() {
+    for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "  {:<7}  {:<8}  {:<34}  {:>12}  {:<8}  {}",
+            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>14}  {:<8}  {}",
+            subject.name(),
             mode.name(),
             row.hasher.name(),
             row.label,
-            checked_value(row),
-            row.target.map_or(String::new(), |t| t.to_string()),
-            status(row)
+            checked_value(row, subject),
+            target_text(row, subject),
+            status(row, subject)
         );
     }
     let _ = writeln!(out, "{met} met, {missed} missed");
@@ -192,11 +210,11 @@ pub fn table(report: &Report) -> String {
 fn tally(report: &Report) -> (usize, usize) {
     let met = report
         .targets()
-        .filter(|(_, r)| r.met == Some(true))
+        .filter(|&(_, r, s)| matches!(r.target_of(s), Some((_, true))))
         .count();
     let missed = report
         .targets()
-        .filter(|(_, r)| r.met == Some(false))
+        .filter(|&(_, r, s)| matches!(r.target_of(s), Some((_, false))))
         .count();
     (met, missed)
 }
@@ -215,25 +233,29 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\n## Targets ({met} met, {missed} missed)\n\n\
-         | mode | hasher | workload | mapgov vs hashbrown | target | |\n|---|---|---|---:|---|---|"
+         | map | mode | hasher | workload | vs hashbrown (or value) | target | |\n\
+         |---|---|---|---|---:|---|---|"
     );
-    for (mode, row) in report.targets() {
+    for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            subject.name(),
             mode.name(),
             row.hasher.name(),
             md_escape(&row.label),
-            checked_value(row),
-            row.target
-                .map_or(String::new(), |t| md_escape(&t.to_string())),
-            status(row)
+            checked_value(row, subject),
+            md_escape(&target_text(row, subject)),
+            status(row, subject)
         );
     }
     for mr in &report.modes {
         let _ = writeln!(out, "\n## {}\n", md_escape(&mode_title(mr)));
         let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
-        let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---|---|");
+        let _ = writeln!(
+            out,
+            "|---|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|"
+        );
         for r in &mr.rows {
             let c = cells(r).map(|c| md_escape(&c));
             let _ = writeln!(out, "| {} |", c.join(" | "));

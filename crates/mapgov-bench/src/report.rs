@@ -16,7 +16,7 @@ pub const FORMAT: &str = "mapbench";
 /// The format name of one child's report.
 pub const CHILD_FORMAT: &str = "mapbench-mode";
 /// The version of both formats.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -135,6 +135,10 @@ pub enum Workload {
     /// The same growth: total time, ms.
     #[serde(rename = "growth_total")]
     GrowthTotal,
+    /// The same growth: the most heap the map held at any moment (a growing hashbrown table
+    /// holds its old and its new table at once), bytes.
+    #[serde(rename = "growth_peak_bytes")]
+    GrowthPeakBytes,
     /// `size_of` of the map value, bytes.
     #[serde(rename = "size_of")]
     SizeOf,
@@ -148,7 +152,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 18] = [
+    pub const ALL: [Workload; 19] = [
         Workload::BigInsert,
         Workload::BigGetHit,
         Workload::BigGetMiss,
@@ -164,6 +168,7 @@ impl Workload {
         Workload::GrowthP9999,
         Workload::GrowthP999,
         Workload::GrowthTotal,
+        Workload::GrowthPeakBytes,
         Workload::SizeOf,
         Workload::HeapSmall,
         Workload::HeapTracked,
@@ -187,6 +192,7 @@ impl Workload {
             Workload::GrowthP9999 => "growth_p9999",
             Workload::GrowthP999 => "growth_p999",
             Workload::GrowthTotal => "growth_total",
+            Workload::GrowthPeakBytes => "growth_peak_bytes",
             Workload::SizeOf => "size_of",
             Workload::HeapSmall => "heap_small",
             Workload::HeapTracked => "heap_tracked",
@@ -199,7 +205,10 @@ impl Workload {
             Workload::SharedBigReads | Workload::SharedCacheReads => "Mops/s",
             Workload::GrowthWorst | Workload::GrowthTotal => "ms",
             Workload::GrowthP9999 | Workload::GrowthP999 => "ns",
-            Workload::SizeOf | Workload::HeapSmall | Workload::HeapTracked => "bytes",
+            Workload::SizeOf
+            | Workload::HeapSmall
+            | Workload::HeapTracked
+            | Workload::GrowthPeakBytes => "bytes",
             Workload::BigIterate => "ns/entry",
             Workload::SmallLifecycle => "ns/map",
             _ => "ns/op",
@@ -271,7 +280,7 @@ impl Summary {
     }
 }
 
-/// The three variants' summaries on one workload.
+/// The four variants' summaries on one workload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Variants {
     /// `hashbrown::HashMap`, the baseline.
@@ -280,6 +289,8 @@ pub struct Variants {
     pub std: Summary,
     /// `mapgov::HashMap` in the run's mode.
     pub mapgov: Summary,
+    /// `mapgov::SplitMap` in the run's mode.
+    pub split: Summary,
 }
 
 impl Variants {
@@ -289,6 +300,7 @@ impl Variants {
             Variant::Hashbrown => &self.hashbrown,
             Variant::Std => &self.std,
             Variant::Mapgov => &self.mapgov,
+            Variant::Split => &self.split,
         }
     }
 }
@@ -347,6 +359,55 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The target of the never-stalling-map issue for `SplitMap` on a workload, if any
+    /// (default configuration): the worst insert while growing to 16M at most 1 ms; the
+    /// p99.9 insert at most 2x hashbrown's; the total growth time at most 1.15x; get hit and
+    /// get miss on the 1M map at most 1.10x; the peak heap while growing at most hashbrown's.
+    pub fn for_split_row(mode: Mode, workload: Workload) -> Option<Target> {
+        use Workload as W;
+        if mode != Mode::Default {
+            return None;
+        }
+        match workload {
+            W::GrowthWorst => Some(Target::MaxValue(1.0)),
+            W::GrowthP999 => Some(Target::MaxRatio(2.0)),
+            W::GrowthTotal => Some(Target::MaxRatio(1.15)),
+            W::BigGetHit | W::BigGetMiss => Some(Target::MaxRatio(1.10)),
+            W::GrowthPeakBytes => Some(Target::MaxRatio(1.0)),
+            _ => None,
+        }
+    }
+}
+
+/// Which governed map a target is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// `mapgov::HashMap` (the performance issue's targets).
+    Mapgov,
+    /// `mapgov::SplitMap` (the never-stalling map's targets).
+    Split,
+}
+
+impl Subject {
+    /// The variant measured for this subject.
+    pub fn variant(self) -> Variant {
+        match self {
+            Subject::Mapgov => Variant::Mapgov,
+            Subject::Split => Variant::Split,
+        }
+    }
+
+    /// The subject's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Mapgov => "HashMap",
+            Subject::Split => "SplitMap",
+        }
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -357,10 +418,11 @@ impl fmt::Display for Target {
     }
 }
 
-/// One workload with one hasher in one mode: the three variants and how mapgov compares.
+/// One workload with one hasher in one mode: the four variants and how mapgov's two maps
+/// compare.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// The hasher all three maps used.
+    /// The hasher all four maps used.
     pub hasher: HasherKind,
     /// What was measured.
     pub workload: Workload,
@@ -380,6 +442,12 @@ pub struct Row {
     pub target: Option<Target>,
     /// Whether the target is met (`None` without a target).
     pub met: Option<bool>,
+    /// `SplitMap`'s median over hashbrown's.
+    pub split_ratio_vs_hashbrown: f64,
+    /// The never-stalling-map issue's target for `SplitMap` on this row, if it has one.
+    pub split_target: Option<Target>,
+    /// Whether `split_target` is met.
+    pub split_met: Option<bool>,
 }
 
 impl Row {
@@ -396,6 +464,11 @@ impl Row {
         let ratio_vs_std = ratio(&variants.std);
         let target = Target::for_row(mode, hasher, workload);
         let met = target.map(|t| t.is_met(ratio_vs_hashbrown, variants.mapgov.median));
+        let split_ratio_vs_hashbrown =
+            self::ratio(variants.split.median, variants.hashbrown.median);
+        let split_target = Target::for_split_row(mode, workload);
+        let split_met =
+            split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, variants.split.median));
         Row {
             hasher,
             workload,
@@ -407,6 +480,25 @@ impl Row {
             ratio_vs_std,
             target,
             met,
+            split_ratio_vs_hashbrown,
+            split_target,
+            split_met,
+        }
+    }
+
+    /// The ratio to hashbrown of `subject`'s median.
+    pub fn ratio_of(&self, subject: Subject) -> f64 {
+        match subject {
+            Subject::Mapgov => self.ratio_vs_hashbrown,
+            Subject::Split => self.split_ratio_vs_hashbrown,
+        }
+    }
+
+    /// `subject`'s target on this row and whether it is met.
+    pub fn target_of(&self, subject: Subject) -> Option<(Target, bool)> {
+        match subject {
+            Subject::Mapgov => self.target.zip(self.met),
+            Subject::Split => self.split_target.zip(self.split_met),
         }
     }
 }
@@ -521,11 +613,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// Every row that has a target, with its mode.
-    pub fn targets(&self) -> impl Iterator<Item = (Mode, &Row)> {
-        self.modes
-            .iter()
-            .flat_map(|m| m.rows.iter().map(move |r| (m.mode, r)))
-            .filter(|(_, r)| r.target.is_some())
+    /// Every target of every row, with its mode and the map it is about: `HashMap`'s first,
+    /// then `SplitMap`'s.
+    pub fn targets(&self) -> impl Iterator<Item = (Mode, &Row, Subject)> {
+        [Subject::Mapgov, Subject::Split]
+            .into_iter()
+            .flat_map(move |subject| {
+                self.modes
+                    .iter()
+                    .flat_map(|m| m.rows.iter().map(move |r| (m.mode, r)))
+                    .filter(move |(_, r)| r.target_of(subject).is_some())
+                    .map(move |(mode, r)| (mode, r, subject))
+            })
     }
 }

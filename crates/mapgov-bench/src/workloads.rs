@@ -2,7 +2,7 @@
 //!
 //! Workloads are grouped in suites that share their setup: the big suite builds one map per
 //! repetition and measures insert, get hit, get miss, iterate, two-thread reads and remove on
-//! it. Within each repetition the three variants run one after the other, the starting variant
+//! it. Within each repetition the four variants run one after the other, the starting variant
 //! rotating from one repetition to the next (A B C, B C A, C A B, ...), so slow drifts of the
 //! machine (other processes, thermal state) fall on every variant alike. Every suite runs once
 //! untimed first (except growth, which is too long for that) so that no variant pays for cold
@@ -67,7 +67,11 @@ impl Suite {
             | W::SharedBigReads => Suite::Big,
             W::CacheGetHit | W::CacheInsertAfterClear | W::SharedCacheReads => Suite::Cache,
             W::SmallLifecycle => Suite::Small,
-            W::GrowthWorst | W::GrowthP9999 | W::GrowthP999 | W::GrowthTotal => Suite::Growth,
+            W::GrowthWorst
+            | W::GrowthP9999
+            | W::GrowthP999
+            | W::GrowthTotal
+            | W::GrowthPeakBytes => Suite::Growth,
             W::SizeOf | W::HeapSmall | W::HeapTracked => Suite::Memory,
         }
     }
@@ -197,6 +201,7 @@ impl Plan {
             Workload::GrowthP9999 => format!("grow to {growth}: p99.99 insert"),
             Workload::GrowthP999 => format!("grow to {growth}: p99.9 insert"),
             Workload::GrowthTotal => format!("grow to {growth}: total"),
+            Workload::GrowthPeakBytes => format!("grow to {growth}: peak heap"),
             Workload::SizeOf => "size_of map".to_owned(),
             Workload::HeapSmall => "heap per map, 4 entries".to_owned(),
             Workload::HeapTracked => {
@@ -244,6 +249,7 @@ macro_rules! for_variant {
             Variant::Hashbrown => $suite::<$S, hashbrown::HashMap<u64, u64, $S>>($($arg),*),
             Variant::Std => $suite::<$S, std::collections::HashMap<u64, u64, $S>>($($arg),*),
             Variant::Mapgov => $suite::<$S, mapgov::HashMap<u64, u64, $S>>($($arg),*),
+            Variant::Split => $suite::<$S, mapgov::SplitMap<u64, u64, $S>>($($arg),*),
         }
     };
 }
@@ -288,6 +294,7 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
                 hashbrown: Summary::of(samples.take(w, Variant::Hashbrown)),
                 std: Summary::of(samples.take(w, Variant::Std)),
                 mapgov: Summary::of(samples.take(w, Variant::Mapgov)),
+                split: Summary::of(samples.take(w, Variant::Split)),
             };
             rows.push(Row::new(mode, hasher, w, plan.label(w), variants));
         }
@@ -633,7 +640,12 @@ fn growth_suite<S: BenchHasher, M: BenchMap<S>>(
     let n = keys.len();
     let lat = &mut latencies[..n];
     let mut m = M::new_map();
+    // The counting allocator sees the peak of what the map holds while it grows (a few atomic
+    // operations per allocation, and the maps allocate rarely).
+    alloc::start();
     let total = insert_timed(&mut m, keys, lat);
+    let peak = alloc::peak();
+    alloc::stop();
     black_box(&mut m);
     check(m.size() == n, "map grown to its size");
     drop(m);
@@ -645,6 +657,7 @@ fn growth_suite<S: BenchHasher, M: BenchMap<S>>(
         (Workload::GrowthP9999, f64::from(p9999)),
         (Workload::GrowthP999, f64::from(p999)),
         (Workload::GrowthTotal, total.as_secs_f64() * 1e3),
+        (Workload::GrowthPeakBytes, peak as f64),
     ]
 }
 
@@ -751,7 +764,8 @@ mod tests {
         assert_eq!(
             order,
             [
-                Hashbrown, Std, Mapgov, Std, Mapgov, Hashbrown, Mapgov, Hashbrown, Std
+                Hashbrown, Std, Mapgov, Split, Std, Mapgov, Split, Hashbrown, Mapgov, Split,
+                Hashbrown, Std
             ]
         );
         assert_eq!(out.take(Workload::SizeOf, Std).len(), 3);
