@@ -10,12 +10,13 @@
 //! | `request-scratch` | per-request map built without a capacity | Presize |
 //! | `inflight` | sliding window of in-flight ids | Churn |
 //! | `search-index` | 3M entries loaded without a capacity | ResizeStall |
+//! | `search-index-split` | the same load into a `SplitMap` | nothing: no step stalls |
 
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use mapgov::{HashMap, Snapshot};
+use mapgov::{HashMap, Snapshot, SplitMap};
 
 /// A logged-in user.
 #[derive(Clone, Debug)]
@@ -92,6 +93,13 @@ pub(crate) fn run(seconds: f64) -> Vec<Snapshot> {
         index.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k);
     }
 
+    // Healthy: the same load into a SplitMap, which grows by splitting one bounded table at a
+    // time: the report's advice for the map above.
+    let mut split_index: SplitMap<u64, u64> = SplitMap::new().named("search-index-split");
+    for k in 0..3_000_000u64 {
+        split_index.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k);
+    }
+
     // Planted Waste: a cache filled, then mostly evicted, never shrunk.
     let mut render_cache: HashMap<u64, [u8; 32]> = HashMap::new().named("render-cache");
     for k in 0..600_000u64 {
@@ -122,6 +130,7 @@ pub(crate) fn run(seconds: f64) -> Vec<Snapshot> {
                 inflight.remove(&(request - 100));
             }
             checksum = checksum.wrapping_add(*index.get(&request).unwrap_or(&0));
+            checksum = checksum.wrapping_add(*split_index.get(&request).unwrap_or(&0));
         }
         // The in-flight window turns over many times per tick.
         for _ in 0..20_000 {
@@ -148,6 +157,7 @@ pub(crate) fn run(seconds: f64) -> Vec<Snapshot> {
         &sessions,
         &cache.map,
         &index,
+        &split_index,
         &render_cache,
         &audit_log,
         &inflight,

@@ -136,6 +136,33 @@ fn demo_finds_every_planted_problem_and_saves_a_report_input() {
         );
     }
 
+    // The SplitMap beside the stalling map grew through many splits, each a small step: its
+    // worst is a small fraction of the stalling map's single worst resize (in any build).
+    let saved_doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&saved).unwrap()).expect("saved JSON");
+    let last = saved_doc["snapshots"]
+        .as_array()
+        .and_then(|s| s.last())
+        .expect("saved snapshots");
+    let map = |name: &str| {
+        last["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is tracked: {last:#}"))
+            .clone()
+    };
+    let (split, stalled) = (map("search-index-split"), map("search-index"));
+    assert_eq!(split["len"], 3_000_000);
+    assert!(split["tables"].as_u64().unwrap() >= 128, "{split:#}");
+    assert!(split["splits"].as_u64().unwrap() >= 127, "{split:#}");
+    let worst = |m: &serde_json::Value| m["resize_max_nanos"].as_u64().unwrap();
+    assert!(
+        worst(&split) * 10 < worst(&stalled),
+        "{split:#}\n{stalled:#}"
+    );
+
     // The saved snapshots give the same findings through `mapgov report`.
     let o = mapgov(&["report", saved.to_str().unwrap(), "--fail-on", "warning"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

@@ -288,7 +288,12 @@ pub fn report_series(series: &[Snapshot], t: &Thresholds) -> Report {
     for site in &last.sites {
         findings.extend(presize(site, t));
         findings.extend(churn(site, t));
-        findings.extend(stall(site, t));
+        // A site whose tracked maps are split maps already grows in bounded steps.
+        let split = last
+            .maps
+            .iter()
+            .any(|m| m.tables > 0 && m.site == site.site && m.name == site.name);
+        findings.extend(stall(site, split, t));
     }
     findings.extend(growth(series, t));
     findings.sort_by(|a, b| {
@@ -468,7 +473,7 @@ fn churn(s: &SiteStats, t: &Thresholds) -> Option<Finding> {
     })
 }
 
-fn stall(s: &SiteStats, t: &Thresholds) -> Option<Finding> {
+fn stall(s: &SiteStats, split: bool, t: &Thresholds) -> Option<Finding> {
     let worst = Duration::from_nanos(s.resize_max_nanos);
     if worst < t.stall_min {
         return None;
@@ -500,11 +505,24 @@ fn stall(s: &SiteStats, t: &Thresholds) -> Option<Finding> {
             Evidence::new("grows", s.grows as f64, "count"),
             Evidence::new("peak_len", s.peak_len as f64, "entries"),
         ],
-        advice: format!(
-            "pre-size the map at {} with `with_capacity({capacity})` (or `reserve` before a bulk \
-             load, off the request path) so it never resizes while serving",
-            s.site
-        ),
+        advice: if split {
+            format!(
+                "the map at {} is a `SplitMap`, whose growth steps move at most {} entries: a \
+                 step this long means its thread was descheduled, or a `reserve`, \
+                 `with_capacity` or `shrink_to_fit` (which take time proportional to the map) \
+                 ran on the request path; move those off it",
+                s.site,
+                crate::split::TABLE_MAX_ENTRIES
+            )
+        } else {
+            format!(
+                "pre-size the map at {} with `with_capacity({capacity})` (or `reserve` before a \
+                 bulk load, off the request path) so it never resizes while serving; if its size \
+                 is not known ahead, make it a `mapgov::SplitMap`, which grows by splitting one \
+                 bounded table at a time instead of rehashing every entry in one insert",
+                s.site
+            )
+        },
     })
 }
 

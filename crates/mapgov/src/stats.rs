@@ -519,12 +519,12 @@ impl MapCell {
     /// Bytes a table needs to hold `len` entries: what `shrink_to_fit` would leave.
     pub(crate) fn needed_bytes(&self, len: u64) -> u64 {
         let len = len as usize;
-        if self.tables.get() > 1 {
-            // A split map after `shrink_to_fit`: as few tables as hold `len`, each sized for
-            // its share.
-            let n = len.div_ceil(crate::split::TABLE_MAX_ENTRIES).max(1);
-            let per = table_bytes_for(len.div_ceil(n), self.entry_size, self.entry_align);
-            return per.saturating_mul(n) as u64;
+        let tables = self.tables.get() as usize;
+        if tables > 1 {
+            // A split map after `shrink_to_fit`: its tables, each sized for an even share of
+            // the entries (merging sibling tables may free a little more).
+            let per = table_bytes_for(len.div_ceil(tables), self.entry_size, self.entry_align);
+            return per.saturating_mul(tables) as u64;
         }
         table_bytes_for(len, self.entry_size, self.entry_align) as u64
     }

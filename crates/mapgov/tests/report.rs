@@ -232,6 +232,37 @@ fn resize_stall_finding_at_the_site_of_the_big_map() {
     assert_eq!(f.evidence("grows"), Some(s.grows as f64));
     assert_eq!(f.evidence("peak_len"), Some(300_000.0));
     assert!(f.advice.contains("with_capacity(300000)"), "{}", f.advice);
+    assert!(f.advice.contains("mapgov::SplitMap"), "{}", f.advice);
+    drop(m);
+}
+
+#[test]
+fn a_split_map_gets_split_map_advice_for_a_stall_and_is_found_wasteful_after_removals() {
+    let (line, m) = (line!(), mapgov::SplitMap::<u64, u64>::new());
+    let mut m = m.named("report-split");
+    for i in 0..300_000 {
+        m.insert(i, i);
+    }
+    let mut t = Thresholds::default();
+    t.stall_min = Duration::from_nanos(1);
+    t.stall_critical = Duration::from_secs(3600);
+    let report = mapgov::snapshot().report_with(&t);
+    let f = one(&report, FindingKind::ResizeStall, line, "report-split");
+    assert_advice_names_site(f);
+    assert!(f.advice.contains("is a `SplitMap`"), "{}", f.advice);
+    assert!(!f.advice.contains("make it a"), "{}", f.advice);
+
+    // 90 % removed: the tables keep their memory, and the report says so.
+    m.retain(|k, _| k % 10 == 0);
+    let stats = m.stats().unwrap();
+    assert!(stats.wasted_bytes > stats.allocated_bytes / 2, "{stats:#?}");
+    let report = mapgov::snapshot().report();
+    let f = one(&report, FindingKind::Waste, line, "report-split");
+    assert_eq!(f.evidence("wasted_bytes"), Some(stats.wasted_bytes as f64));
+    // shrink_to_fit frees at least what the report promised.
+    let before = m.allocation_size();
+    m.shrink_to_fit();
+    assert!(before - m.allocation_size() >= stats.wasted_bytes as usize);
     drop(m);
 }
 
