@@ -24,6 +24,10 @@
 //! assert_eq!(site.entries, 100);
 //! ```
 //!
+//! For big maps that grow while serving, [`SplitMap`] has the same API and governance and
+//! grows by splitting one bounded table at a time, so no insert ever rehashes the whole map
+//! (see its docs for what that costs on lookups).
+//!
 //! ## How it works, and what it costs
 //!
 //! Each map is hashbrown's table plus 16 bytes: the creation site (from `#[track_caller]`) and
@@ -49,7 +53,8 @@
 //! ## Events and traces
 //!
 //! Tracked maps record their lifecycle as [`Event`]s: [`created`](EventKind::Created) (when the
-//! map becomes tracked), [`grew`](EventKind::Grew), [`rehashed`](EventKind::Rehashed),
+//! map becomes tracked), [`grew`](EventKind::Grew), [`split`](EventKind::Split) (a
+//! [`SplitMap`] split a table), [`rehashed`](EventKind::Rehashed),
 //! [`shrank`](EventKind::Shrank), [`cleared`](EventKind::Cleared),
 //! [`dropped`](EventKind::Dropped) (with its age, peak length and operations) and
 //! [`budget_exceeded`](EventKind::BudgetExceeded). Each has its time (monotonic, with a
