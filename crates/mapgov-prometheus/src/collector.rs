@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use mapgov::{Site, SiteStats, Snapshot};
+use mapgov::{MapStats, Site, SiteStats, Snapshot};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -151,6 +151,8 @@ pub(crate) struct Values {
     pub(crate) capacity: Option<u64>,
     /// Entries of the largest tracked map; `None` when there is none.
     pub(crate) largest_entries: Option<u64>,
+    /// Tables and splits summed over the tracked split maps; `None` when there is none.
+    pub(crate) split: Option<Split>,
 }
 
 impl Values {
@@ -186,10 +188,12 @@ impl Values {
             timed_resize_nanos: s.timed_resize_nanos,
             capacity: tracked.map(|t| t.capacity),
             largest_entries: tracked.map(|t| t.largest),
+            split: tracked.and_then(|t| t.split),
         }
     }
 
-    /// Adds `o` into `self`: sums, except the maxima (peak, longest resize, largest map).
+    /// Adds `o` into `self`: sums, except the maxima (peak, longest resize, largest map). A
+    /// value only some series have (capacity, split maps) stays absent only if both lack it.
     fn merge(&mut self, o: &Values) {
         self.maps_live += o.maps_live;
         self.maps_tracked += o.maps_tracked;
@@ -220,14 +224,48 @@ impl Values {
             (a, b) => a.or(b),
         };
         self.largest_entries = self.largest_entries.max(o.largest_entries);
+        self.split = match (self.split, o.split) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
-/// What the tracked maps of one site add: their capacity and the largest one's entries.
+/// What the tracked maps of one site add: their capacity, the largest one's entries, and the
+/// tables and splits of those that are split maps.
 #[derive(Clone, Copy, Debug, Default)]
 struct Tracked {
     capacity: u64,
     largest: u64,
+    split: Option<Split>,
+}
+
+/// Tables and splits of tracked split maps ([`mapgov::SplitMap`]).
+///
+/// Both are sums over the maps that are tracked and alive at the snapshot, so both fall when
+/// such a map is dropped: they are exposed as gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Split {
+    pub(crate) tables: u64,
+    pub(crate) splits: u64,
+}
+
+impl Split {
+    /// The split-map part of a tracked map: `None` for the other map types, whose `tables`
+    /// and `splits` are always 0 (a split map that freed its tables but has split still counts).
+    fn of_map(m: &MapStats) -> Option<Split> {
+        (m.tables > 0 || m.splits > 0).then_some(Split {
+            tables: m.tables,
+            splits: m.splits,
+        })
+    }
+
+    fn plus(self, o: Split) -> Split {
+        Split {
+            tables: self.tables + o.tables,
+            splits: self.splits + o.splits,
+        }
+    }
 }
 
 /// One series: its labels, its type names (none for the folded rest) and its numbers.
@@ -264,6 +302,9 @@ impl Exposition {
             let t = tracked.entry((&m.site, m.name.as_deref())).or_default();
             t.capacity += m.capacity;
             t.largest = t.largest.max(m.len);
+            if let Some(split) = Split::of_map(m) {
+                t.split = Some(t.split.map_or(split, |s| s.plus(split)));
+            }
         }
 
         // One series per label pair (two sites can only share one if a name is `Some("")`).
@@ -408,6 +449,25 @@ impl Exposition {
             None,
             series,
             |v| v.largest_entries,
+        )?;
+        gauge(
+            enc,
+            "mapgov_tables",
+            "Tables of the individually tracked split maps (SplitMap) of the site (absent for \
+             sites without a tracked split map).",
+            None,
+            series,
+            |v| v.split.map(|s| s.tables),
+        )?;
+        gauge(
+            enc,
+            "mapgov_splits",
+            "Tables split in two so far by the individually tracked live split maps (SplitMap) \
+             of the site, each also a grow in mapgov_resizes_total. A gauge, not a counter: it \
+             falls when such a map is dropped (absent for sites without a tracked split map).",
+            None,
+            series,
+            |v| v.split.map(|s| s.splits),
         )?;
         gauge(
             enc,
@@ -636,6 +696,14 @@ mod tests {
         v
     }
 
+    /// A tracked split map: `map` with its tables and splits.
+    fn split_map(line: u32, name: Option<&str>, tables: u64, splits: u64) -> Value {
+        let mut v = map(line, name, 100, 1_000);
+        v["tables"] = json!(tables);
+        v["splits"] = json!(splits);
+        v
+    }
+
     fn snapshot(sites: Vec<Value>, maps: Vec<Value>) -> Snapshot {
         let mut v = serde_json::to_value(mapgov::snapshot()).unwrap();
         v["sites"] = Value::Array(sites);
@@ -784,5 +852,108 @@ mod tests {
             out.contains("mapgov_largest_map_entries{site=\"src/app.rs:1:5\",name=\"big\"} 700\n")
         );
         assert!(!out.contains("mapgov_capacity{site=\"src/app.rs:2:5\""));
+    }
+
+    #[test]
+    fn tables_and_splits_come_from_tracked_split_maps_only() {
+        let e = MapgovCollector::new().prepare(&snapshot(
+            vec![
+                site(1, Some("split"), 300, 1),
+                site(2, Some("plain"), 200, 1),
+                site(3, Some("untracked"), 100, 1),
+            ],
+            vec![
+                split_map(1, Some("split"), 5, 4),
+                split_map(1, Some("split"), 1, 0),
+                // A split map that freed its tables after splitting.
+                split_map(1, Some("split"), 0, 2),
+                map(1, Some("split"), 10, 14),
+                map(2, Some("plain"), 700, 896),
+            ],
+        ));
+        assert_eq!(
+            e.series[0].values.split,
+            Some(Split {
+                tables: 6,
+                splits: 6
+            })
+        );
+        assert_eq!(
+            e.series[1].values.split, None,
+            "a tracked map that is no split map"
+        );
+        assert_eq!(e.series[2].values.split, None);
+        let out = text(e);
+        assert!(out.contains("# TYPE mapgov_tables gauge\n"), "{out}");
+        assert!(out.contains("# TYPE mapgov_splits gauge\n"), "{out}");
+        assert!(
+            out.contains("mapgov_tables{site=\"src/app.rs:1:5\",name=\"split\"} 6\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("mapgov_splits{site=\"src/app.rs:1:5\",name=\"split\"} 6\n"),
+            "{out}"
+        );
+        assert_eq!(out.matches("mapgov_tables{").count(), 1, "{out}");
+        assert_eq!(out.matches("mapgov_splits{").count(), 1, "{out}");
+        assert!(!out.contains("mapgov_splits_total"), "{out}");
+    }
+
+    #[test]
+    fn folded_split_maps_add_into_other_and_only_split_maps_make_it_present() {
+        let c = MapgovCollector::new().max_sites(1);
+        let e = c.prepare(&snapshot(
+            vec![
+                site(1, Some("a"), 500, 1),
+                site(2, Some("b"), 400, 1),
+                site(3, Some("c"), 300, 1),
+                site(4, Some("d"), 200, 1),
+            ],
+            vec![
+                map(1, Some("a"), 10, 14),
+                split_map(2, Some("b"), 3, 2),
+                split_map(3, Some("c"), 8, 9),
+                map(4, Some("d"), 10, 14),
+            ],
+        ));
+        assert_eq!(labels(&e)[0].1, "a");
+        assert_eq!(e.series[0].values.split, None);
+        let other = &e.series[1].values;
+        assert_eq!(
+            other.split,
+            Some(Split {
+                tables: 11,
+                splits: 11
+            })
+        );
+        let out = text(e);
+        assert!(
+            out.contains("mapgov_tables{site=\"other\",name=\"\"} 11\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("mapgov_splits{site=\"other\",name=\"\"} 11\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("mapgov_tables{site=\"src/app.rs:1:5\""),
+            "{out}"
+        );
+
+        // Folded sites without a split map leave the folded series without the gauges.
+        let c = MapgovCollector::new().max_sites(1);
+        let e = c.prepare(&snapshot(
+            vec![site(1, Some("a"), 500, 1), site(2, Some("b"), 400, 1)],
+            vec![split_map(1, Some("a"), 2, 1), map(2, Some("b"), 10, 14)],
+        ));
+        assert_eq!(labels(&e)[1].0, OTHER_SITE);
+        assert_eq!(e.series[1].values.split, None);
+        let out = text(e);
+        assert!(
+            out.contains("mapgov_tables{site=\"src/app.rs:1:5\",name=\"a\"} 2\n"),
+            "{out}"
+        );
+        assert!(!out.contains("mapgov_tables{site=\"other\""), "{out}");
+        assert!(!out.contains("mapgov_splits{site=\"other\""), "{out}");
     }
 }

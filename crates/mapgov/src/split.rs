@@ -606,7 +606,9 @@ impl<K, V, S> SplitMap<K, V, S> {
         if self.dir.is_empty() {
             return None;
         }
-        self.table_for(hash).raw.find(hash, |(q, _)| q.borrow() == k)
+        self.table_for(hash)
+            .raw
+            .find(hash, |(q, _)| q.borrow() == k)
     }
 
     /// Accounts for a table that was replaced: `old` is its (bytes, capacity) before.

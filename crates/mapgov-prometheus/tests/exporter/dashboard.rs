@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use mapgov::HashMap;
+use mapgov::split_map::TABLE_MAX_ENTRIES;
+use mapgov::{HashMap, SplitMap};
 use serde_json::Value;
 
 use crate::support::{metric_names_in, sample_names, setup};
@@ -31,20 +32,26 @@ pub(crate) fn collect_strings(v: &Value, key: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The maps behind [`full_exposition`], kept alive while a test reads it.
+type Maps = (HashMap<u64, u64>, SplitMap<u64, u64>);
+
 /// An exposition in which every metric family has samples (tracked maps give capacity and
-/// the largest map).
-fn full_exposition() -> (String, HashMap<u64, u64>) {
+/// the largest map, a tracked split map that has split gives tables and splits).
+fn full_exposition() -> (String, Maps) {
     setup();
     let mut m: HashMap<u64, u64> = HashMap::new().named("dashboard-check");
     for i in 0..2_000 {
         m.insert(i, i);
     }
-    (mapgov_prometheus::render(), m)
+    let mut split: SplitMap<u64, u64> = SplitMap::new().named("dashboard-check-split");
+    split.extend((0..TABLE_MAX_ENTRIES as u64 + 1).map(|i| (i, i)));
+    assert!(split.tables() > 1, "the split map split");
+    (mapgov_prometheus::render(), (m, split))
 }
 
 #[test]
 fn dashboard_queries_use_only_metrics_the_exporter_exposes() {
-    let (text, _map) = full_exposition();
+    let (text, _maps) = full_exposition();
     let exposed = sample_names(&text);
     let d = dashboard();
     let mut queries = Vec::new();
@@ -127,7 +134,7 @@ fn dashboard_is_importable_with_its_datasource_and_filters_as_variables() {
 
 #[test]
 fn the_readme_documents_exactly_the_exported_metrics() {
-    let (text, _map) = full_exposition();
+    let (text, _maps) = full_exposition();
     let exposed = sample_names(&text);
     // Families: histogram samples document as their family name.
     let families: BTreeSet<String> = exposed

@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mapgov::{HashMap, HashSet, SiteStats};
+use mapgov::split_map::TABLE_MAX_ENTRIES;
+use mapgov::{HashMap, HashSet, SiteStats, SplitMap};
 use serde_json::Value;
 
 use crate::support::{TempDir, agent, metric_names_in, setup, tool};
@@ -193,6 +194,9 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
     }
     let mut set: HashSet<u32> = HashSet::new().named("prom-set");
     set.extend(0..100);
+    // A split map that split, for the dashboard's split-map panel.
+    let mut split: SplitMap<u64, u64> = SplitMap::new().named("prom-split");
+    split.extend((0..TABLE_MAX_ENTRIES as u64 + 1).map(|i| (i, i)));
 
     let server = mapgov_prometheus::serve("127.0.0.1:0".parse().unwrap()).expect("serve");
     let prometheus = start_prometheus(&binary, server.local_addr());
@@ -254,6 +258,25 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
         assert_eq!(r["metric"]["value_type"], "()");
     }
 
+    // The split map's tables and splits, from its tracked map's stats.
+    let split_stats = snapshot
+        .map_named("prom-split")
+        .expect("a tracked split map");
+    assert!(split_stats.tables > 1, "{split_stats:?}");
+    for (query, want) in [
+        ("mapgov_tables", split_stats.tables),
+        ("mapgov_splits", split_stats.splits),
+    ] {
+        let got = values_by_name(&prometheus, query);
+        for job in ["openmetrics", "text"] {
+            assert_eq!(
+                got.get(&(job.to_owned(), "prom-split".to_owned())),
+                Some(&(want as f64)),
+                "{query} scraped by job {job}: Prometheus has {got:?}"
+            );
+        }
+    }
+
     // Every query of the dashboard parses and evaluates (Grafana's variables filled in).
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -291,5 +314,5 @@ fn a_real_prometheus_scrapes_the_snapshot_values_and_exact_labels() {
     }
     drop(prometheus);
     server.shutdown();
-    drop((maps, set));
+    drop((maps, set, split));
 }

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use mapgov::{HashMap, HashSet};
+use mapgov::split_map::TABLE_MAX_ENTRIES;
+use mapgov::{HashMap, HashSet, SplitMap};
 use mapgov_prometheus::{Format, MapgovCollector, render};
 use prometheus_client::registry::Registry;
 
@@ -33,8 +34,8 @@ fn promtool_check(promtool: &std::path::Path, text: &str) -> (bool, String) {
     (out.status.success(), said)
 }
 
-/// Maps of every kind the exposition describes: named and not, sets, grown, gutted, and
-/// named with every character the text format must escape.
+/// Maps of every kind the exposition describes: named and not, sets, grown, gutted, a split
+/// map that split, and named with every character the text format must escape.
 fn varied_maps() -> Vec<Box<dyn std::any::Any>> {
     let mut grown: HashMap<u64, String> = HashMap::new().named("promtool-grown");
     for i in 0..5_000 {
@@ -53,11 +54,14 @@ fn varied_maps() -> Vec<Box<dyn std::any::Any>> {
     let mut weird: HashMap<u8, u8> =
         HashMap::new().named("promtool \"quoted\" back\\slash new\nline ünï 名前 ✓");
     weird.insert(1, 1);
+    let mut split: SplitMap<u64, u64> = SplitMap::new().named("promtool-split");
+    split.extend((0..TABLE_MAX_ENTRIES as u64 + 1).map(|i| (i, i)));
     vec![
         Box::new(grown),
         Box::new(unnamed),
         Box::new(set),
         Box::new(weird),
+        Box::new(split),
     ]
 }
 
@@ -70,6 +74,10 @@ fn promtool_accepts_the_exposition_without_lint_complaints() {
     };
     let text = render();
     assert!(text.contains("promtool-grown"), "{text}");
+    assert!(
+        text.contains("mapgov_splits{") && text.contains("mapgov_tables{"),
+        "{text}"
+    );
     let (ok, said) = promtool_check(&promtool, &text);
     assert!(
         ok && said.trim().is_empty(),
