@@ -82,28 +82,26 @@ impl Gov {
         self.after_change::<K, V>(before, after, nanos, None);
     }
 
-    /// [`after_resize`](Gov::after_resize) for a split map: `tables` is its number of tables
-    /// after the change, and `splits` how many tables the change split in two (a growth step).
+    /// [`after_resize`](Gov::after_resize) for a split map: `change` says how many tables it
+    /// split (a growth step) or rebuilt in place, and how many tables the map has after it.
     #[cold]
     pub(crate) fn after_split_map_resize<K, V>(
         &mut self,
         before: TableState,
         after: TableState,
         nanos: Option<u64>,
-        tables: usize,
-        splits: u64,
+        change: SplitChange,
     ) {
-        self.after_change::<K, V>(before, after, nanos, Some((splits, tables)));
+        self.after_change::<K, V>(before, after, nanos, Some(change));
     }
 
-    /// `split`: `None` for the plain maps; for split maps, how many tables this change split
-    /// and the number of tables after it.
+    /// `split`: `None` for the plain maps, what changed for split maps.
     fn after_change<K, V>(
         &mut self,
         before: TableState,
         after: TableState,
         nanos: Option<u64>,
-        split: Option<(u64, usize)>,
+        split: Option<SplitChange>,
     ) {
         if self.cell.is_none() {
             if after.bytes == 0 {
@@ -118,15 +116,21 @@ impl Gov {
         };
         // Entries lost by a panicking hasher during an in-place rehash are counted as removed
         // by the caller (`Reconcile` in map.rs), which sees every length change.
-        if let Some((_, tables)) = split {
-            cell.tables.set(tables as u64);
+        if let Some(change) = split {
+            cell.tables.set(change.tables as u64);
         }
         let mut resized = true;
-        let kind = if let Some((splits @ 1.., _)) = split {
+        let kind = if let Some(change @ SplitChange { splits: 1.., .. }) = split {
             // Tables became two each: the map's allocation grew by bounded steps.
             cell.grows.add(1);
-            cell.splits.add(splits);
+            cell.splits.add(change.splits);
             EventKind::Split
+        } else if let Some(change @ SplitChange { rebuilt: 1.., .. }) = split
+            && after.bytes == before.bytes
+        {
+            // Tables rebuilt at their size to clear tombstones: a split map's in-place rehash.
+            cell.rehashes.add(change.rebuilt);
+            EventKind::Rehashed
         } else if before.bytes > 0 && after.bytes > before.bytes {
             cell.grows.add(1);
             EventKind::Grew
@@ -335,15 +339,30 @@ impl Drop for Gov {
     }
 }
 
+/// What a restructuring of a split map did, for its report to governance.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SplitChange {
+    /// Tables split in two.
+    pub(crate) splits: u64,
+    /// Tables rebuilt at their own size to clear tombstones.
+    pub(crate) rebuilt: u64,
+    /// Tables after the change.
+    pub(crate) tables: usize,
+}
+
+/// A clock started when a resize of a table of `bytes_before` bytes is to be timed (the
+/// table is big enough for the clock reads not to matter), `None` otherwise.
+#[inline]
+pub(crate) fn timer(bytes_before: usize) -> Option<Instant> {
+    let config = config::get();
+    (bytes_before > 0 && bytes_before >= config.time_min_bytes && config::enabled())
+        .then(Instant::now)
+}
+
 /// Times `op` when the table is big enough for the clock reads not to matter.
 #[inline]
 pub(crate) fn timed<R>(bytes_before: usize, op: impl FnOnce() -> R) -> (R, Option<u64>) {
-    let config = config::get();
-    if bytes_before > 0 && bytes_before >= config.time_min_bytes && config::enabled() {
-        let t0 = Instant::now();
-        let r = op();
-        (r, Some(t0.elapsed().as_nanos() as u64))
-    } else {
-        (op(), None)
-    }
+    let t0 = timer(bytes_before);
+    let r = op();
+    (r, t0.map(|t0| t0.elapsed().as_nanos() as u64))
 }

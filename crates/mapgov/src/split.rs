@@ -30,7 +30,7 @@ use std::ops::Index;
 use hashbrown::HashTable;
 use hashbrown::hash_table;
 
-use crate::gov::{Gov, TableState, timed};
+use crate::gov::{Gov, SplitChange, TableState, timer};
 use crate::policy::{self, Action, Budget};
 use crate::snapshot::{MapStats, map_stats};
 use crate::stats::record_lookup;
@@ -154,6 +154,13 @@ pub struct SplitMap<K, V, S = RandomState> {
     table_bytes: usize,
     /// Entries the tables hold when full (tombstones not subtracted).
     table_capacity: usize,
+    /// `table_bytes` and `table_capacity` may be wrong: a `Drain` was leaked, or an entry's
+    /// `Drop` panicked while one was dropped (hashbrown then leaves that table unallocated).
+    /// Readers then sum the tables; the next restructuring recomputes the cache.
+    accounting_stale: bool,
+    /// Tables split and rebuilt by the restructuring under way (reported when it ends).
+    pending_splits: u64,
+    pending_rebuilt: u64,
     /// log2 of the largest table's buckets ([`TABLE_MAX_BUCKETS`] unless a test lowers it).
     max_buckets_log2: u8,
     hash_builder: S,
@@ -213,6 +220,9 @@ impl<K, V, S> SplitMap<K, V, S> {
             len: 0,
             table_bytes: 0,
             table_capacity: 0,
+            accounting_stale: false,
+            pending_splits: 0,
+            pending_rebuilt: 0,
             max_buckets_log2: TABLE_MAX_BUCKETS.trailing_zeros() as u8,
             hash_builder,
             gov: Gov::new(),
@@ -236,9 +246,13 @@ impl<K, V, S> SplitMap<K, V, S> {
             let before = map.state();
             map.presize_empty(capacity);
             let after = map.state();
-            let splits = map.tables.len().saturating_sub(1) as u64;
+            let change = SplitChange {
+                splits: map.tables.len().saturating_sub(1) as u64,
+                rebuilt: 0,
+                tables: map.tables.len(),
+            };
             map.gov
-                .after_split_map_resize::<K, V>(before, after, None, map.tables.len(), splits);
+                .after_split_map_resize::<K, V>(before, after, None, change);
         }
         map
     }
@@ -369,22 +383,39 @@ impl<K, V, S> SplitMap<K, V, S> {
         }
     }
 
-    /// Bytes of every allocation the map holds: its tables, the directory and the table list.
-    fn bytes(&self) -> usize {
-        self.table_bytes
-            + self.dir.capacity() * std::mem::size_of::<u32>()
-            + self.tables.capacity() * std::mem::size_of::<Table<K, V>>()
+    /// The tables' allocation bytes and full capacity.
+    fn accounting(&self) -> (usize, usize) {
+        if self.accounting_stale {
+            self.tables
+                .iter()
+                .map(|t| cost(&t.raw))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        } else {
+            (self.table_bytes, self.table_capacity)
+        }
     }
 
-    /// The map as governance sees it.
+    /// Makes the cached accounting exact again (see `accounting_stale`).
+    fn refresh_accounting(&mut self) {
+        if self.accounting_stale {
+            (self.table_bytes, self.table_capacity) = self.accounting();
+            self.accounting_stale = false;
+        }
+    }
+
+    /// The map as governance sees it. Bytes are every allocation the map holds: its tables,
+    /// the directory and the table list.
     pub(crate) fn state(&self) -> TableState {
+        let (table_bytes, capacity) = self.accounting();
         TableState {
             len: self.len,
-            capacity: self.table_capacity,
+            capacity,
             bytes: if self.tables.is_empty() {
                 0
             } else {
-                self.bytes()
+                table_bytes
+                    + self.dir.capacity() * std::mem::size_of::<u32>()
+                    + self.tables.capacity() * std::mem::size_of::<Table<K, V>>()
             },
         }
     }
@@ -440,7 +471,20 @@ impl<K, V, S> SplitMap<K, V, S> {
     /// This map's stats, whether or not it is tracked individually; `None` when governance is
     /// off or the map has not allocated (nor been named) yet.
     pub fn stats(&self) -> Option<MapStats> {
-        self.gov.cell().map(map_stats)
+        let cell = self.gov.cell()?;
+        let mut stats = map_stats(cell);
+        if self.accounting_stale {
+            // A leaked drain (or a panic while one was dropped) left tables unallocated behind
+            // the stats' back: report what the map holds now. (Snapshots catch up at the
+            // map's next restructuring.)
+            let state = self.state();
+            stats.allocated_bytes = state.bytes as u64;
+            stats.capacity = state.capacity as u64;
+            stats.wasted_bytes = stats
+                .allocated_bytes
+                .saturating_sub(cell.needed_bytes(stats.len));
+        }
+        Some(stats)
     }
 
     /// The number of entries the tables hold before one of them must split or grow: the sum of
@@ -529,19 +573,33 @@ impl<K, V, S> SplitMap<K, V, S> {
     /// The map is empty as soon as this returns, even if the iterator is dropped early or
     /// leaked.
     pub fn drain(&mut self) -> Drain<'_, K, V> {
-        let (drains, len) = self.drain_tables();
-        Drain::new(drains, len)
+        let (drains, len, stale) = self.drain_tables();
+        Drain::new(drains, len, stale)
     }
 
     /// Starts draining every table (which empties each at once, keeping its allocation) and
-    /// counts every entry as removed; returns the tables' drains and how many entries they
-    /// hold. Shared by `drain` and rayon's `par_drain`.
-    pub(crate) fn drain_tables(&mut self) -> (Vec<hash_table::Drain<'_, (K, V)>>, usize) {
+    /// counts every entry as removed; returns the tables' drains, how many entries they hold,
+    /// and the accounting's staleness flag, set until the drains have put every table back.
+    /// Shared by `drain` and rayon's `par_drain`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn drain_tables(
+        &mut self,
+    ) -> (Vec<hash_table::Drain<'_, (K, V)>>, usize, &mut bool) {
+        self.refresh_accounting();
         if let Some(c) = self.gov.cell() {
             c.removes.add(self.len as u64);
         }
         let len = std::mem::replace(&mut self.len, 0);
-        (self.tables.iter_mut().map(|t| t.raw.drain()).collect(), len)
+        let Self {
+            tables,
+            accounting_stale,
+            ..
+        } = self;
+        // A leaked drain leaves its table unallocated: the cache is exact again only when
+        // every drain is dropped (`Drain` clears the flag then).
+        *accounting_stale = true;
+        let drains = tables.iter_mut().map(|t| t.raw.drain()).collect();
+        (drains, len, accounting_stale)
     }
 
     /// An iterator that removes and yields the entries for which `pred` returns `true`.
@@ -613,6 +671,10 @@ impl<K, V, S> SplitMap<K, V, S> {
 
     /// Accounts for a table that was replaced: `old` is its (bytes, capacity) before.
     fn account(&mut self, old: (usize, usize), new: (usize, usize)) {
+        debug_assert!(
+            !self.accounting_stale,
+            "restructuring without fresh accounting"
+        );
         self.table_bytes = self.table_bytes - old.0 + new.0;
         self.table_capacity = self.table_capacity - old.1 + new.1;
     }
@@ -657,7 +719,6 @@ where
                 self.restructure(|map| {
                     map.first_table();
                     map.grow(0, 1);
-                    0
                 });
                 continue;
             };
@@ -670,8 +731,8 @@ where
         }
     }
 
-    /// Makes room for one entry in the full table `t`; returns the number of splits (0 or 1).
-    fn make_room_in(&mut self, t: usize) -> u64 {
+    /// Makes room for one entry in the full table `t`.
+    fn make_room_in(&mut self, t: usize) {
         let raw = &self.tables[t].raw;
         let buckets = raw.num_buckets();
         let len = raw.len();
@@ -679,13 +740,12 @@ where
             // Tombstones fill the table: rebuild it at the same size (hashbrown would rehash in
             // place, which loses entries if a hash panics).
             self.rebuild(t, bucket_capacity(buckets));
-            0
-        } else if buckets < self.max_buckets() || self.tables[t].depth >= MAX_DEPTH {
+            self.pending_rebuilt += 1;
+        } else if buckets < self.max_buckets()
+            || self.tables[t].depth >= MAX_DEPTH
+            || !self.split(t, false)
+        {
             self.grow(t, len + 1);
-            0
-        } else {
-            self.split(t);
-            1
         }
     }
 
@@ -717,18 +777,22 @@ where
         self.account(old, new);
     }
 
-    /// Runs a restructuring step, times it, and reports it to governance as one change.
-    /// `op` returns how many tables it split.
-    fn restructure(&mut self, op: impl FnOnce(&mut Self) -> u64) {
+    /// Runs a restructuring, times it, and reports it to governance as one change, also when
+    /// a `Hash` panics in the middle of it (the steps done so far are then reported).
+    fn restructure(&mut self, op: impl FnOnce(&mut Self)) {
+        self.refresh_accounting();
         if self.gov.cell().is_none() && !crate::config::enabled() {
             op(self);
+            (self.pending_splits, self.pending_rebuilt) = (0, 0);
             return;
         }
         let before = self.state();
-        let (splits, nanos) = timed(before.bytes, || op(self));
-        let after = self.state();
-        self.gov
-            .after_split_map_resize::<K, V>(before, after, nanos, self.tables.len(), splits);
+        let report = Restructured {
+            start: timer(before.bytes),
+            before,
+            map: self,
+        };
+        op(report.map);
     }
 
     /// The bucket index and hash of every entry of table `t` (phase one of a restructuring:
@@ -782,14 +846,33 @@ where
         self.account(old, new);
     }
 
-    /// Splits table `t` in two by the next bit of its entries' hashes.
-    fn split(&mut self, t: usize) {
+    /// Splits table `t` in two by the next bit of its entries' hashes. Each half gets a
+    /// table of the largest size (or larger, for a table that grew past it), except a half
+    /// that gets no entry, which stays unallocated unless `presize`.
+    ///
+    /// Returns `false`, changing nothing, if the split would only double the directory: every
+    /// entry falls in the same half, the table is as deep as the directory, and the directory
+    /// already has 16 slots per table. Only a hasher whose output does not vary in the bits
+    /// the directory reads gets there (a good one does with probability 2^-14336); the caller
+    /// then grows the table as a plain hash table would.
+    fn split(&mut self, t: usize, presize: bool) -> bool {
         let moves = self.hashes_of(t);
         let (depth, prefix) = (self.tables[t].depth, self.tables[t].prefix);
         let bit = 56 - depth;
+        let hi = moves.iter().filter(|&&(_, h)| (h >> bit) & 1 == 1).count();
+        let lo = moves.len() - hi;
+        if !presize
+            && (hi == 0 || lo == 0)
+            && depth == self.depth()
+            && self.dir.len() >= 16 * self.tables.len()
+        {
+            return false;
+        }
+        let max = self.max_entries();
+        let size = |n: usize| if n == 0 && !presize { 0 } else { n.max(max) };
         let mut halves = [
-            HashTable::with_capacity(self.max_entries()),
-            HashTable::with_capacity(self.max_entries()),
+            HashTable::with_capacity(size(lo)),
+            HashTable::with_capacity(size(hi)),
         ];
         self.move_entries(t, moves, |h| ((h >> bit) & 1) as usize, &mut halves);
         if depth == self.depth() {
@@ -819,6 +902,8 @@ where
         let start = (((prefix << 1) | 1) as usize) * span;
         self.dir[start..start + span].fill(index);
         self.account(old, (lo_cost.0 + hi_cost.0, lo_cost.1 + hi_cost.1));
+        self.pending_splits += 1;
+        true
     }
 
     /// Merges table `t` with its sibling `u` (same depth, prefixes differing in the last bit)
@@ -915,7 +1000,7 @@ where
                 map.dir = Vec::new();
                 map.account(old, (0, 0));
                 map.presize_empty(need);
-                map.tables.len().saturating_sub(1) as u64
+                map.pending_splits = map.tables.len().saturating_sub(1) as u64;
             });
             return Ok(());
         }
@@ -923,10 +1008,13 @@ where
             let mut result = Ok(());
             self.restructure(|map| {
                 map.first_table();
-                if need <= bucket_capacity(map.tables[0].raw.num_buckets()) / 2 {
-                    // Room is there, behind tombstones: rebuild rather than rehash in place.
-                    map.rebuild(0, need);
-                    return 0;
+                let full = bucket_capacity(map.tables[0].raw.num_buckets());
+                if need <= full {
+                    // Room is there, behind tombstones: rebuild at the same size (hashbrown
+                    // would rehash in place, or double the table past the largest size).
+                    map.rebuild(0, full);
+                    map.pending_rebuilt += 1;
+                    return;
                 }
                 let Self {
                     tables,
@@ -939,7 +1027,6 @@ where
                 result = raw.try_reserve(extra, |(k, _)| hash_builder.hash_one(k));
                 let new = cost(raw);
                 map.account(old, new);
-                0
             });
             return result.map_err(|_| alloc_error::<K, V>(need));
         }
@@ -948,24 +1035,27 @@ where
         let max_entries = self.max_entries();
         self.restructure(|map| {
             map.first_table();
-            let mut splits = 0;
             let mut t = 0;
             while t < map.tables.len() {
+                let raw = &map.tables[t].raw;
                 if map.tables[t].depth < depth {
-                    if map.tables[t].raw.num_buckets() < map.max_buckets() {
-                        map.grow(t, max_entries);
-                    }
-                    map.split(t);
-                    splits += 1;
-                } else {
-                    let len = map.tables[t].raw.len();
-                    if map.tables[t].raw.capacity() < per_table.min(max_entries).max(len) {
+                    // Split until deep enough (the halves get tables of the largest size).
+                    map.split(t, true);
+                } else if raw.capacity() < per_table.min(max_entries).max(raw.len()) {
+                    let buckets = raw.num_buckets();
+                    if buckets >= map.max_buckets() {
+                        // Its room is behind tombstones: rebuild it, never past the largest
+                        // size.
+                        map.rebuild(t, bucket_capacity(buckets));
+                        map.pending_rebuilt += 1;
+                    } else {
                         map.grow(t, max_entries);
                     }
                     t += 1;
+                } else {
+                    t += 1;
                 }
             }
-            splits
         });
         Ok(())
     }
@@ -980,13 +1070,10 @@ where
     /// Shrinks the map to hold at least `min_capacity` entries (and every current entry). See
     /// [`shrink_to_fit`](SplitMap::shrink_to_fit).
     pub fn shrink_to(&mut self, min_capacity: usize) {
-        if self.tables.is_empty() || self.table_capacity <= min_capacity {
+        if self.tables.is_empty() || self.accounting().1 <= min_capacity {
             return;
         }
-        self.restructure(|map| {
-            map.shrink_inner(min_capacity);
-            0
-        });
+        self.restructure(|map| map.shrink_inner(min_capacity));
     }
 
     fn shrink_inner(&mut self, min_capacity: usize) {
@@ -1066,18 +1153,32 @@ where
             self.policy_cold();
         }
         let hash = self.hash(&key);
-        // Like std, make room only for an absent key.
-        let t = match self.dir.get(self.slot(hash)) {
-            Some(&t)
-                if {
-                    let raw = &self.tables[t as usize].raw;
-                    raw.len() < raw.capacity() || raw.find(hash, |(q, _)| *q == key).is_some()
-                } =>
-            {
-                t as usize
-            }
-            _ => self.make_room(hash),
+        // Like std, make room only for an absent key (hashbrown's own `entry` would make room
+        // either way, resizing a full table behind the map's back).
+        let found = if self.dir.is_empty() {
+            None
+        } else {
+            let t = self.table_index(hash);
+            self.tables[t]
+                .raw
+                .find_bucket_index(hash, |(q, _)| *q == key)
+                .map(|i| (t, i))
         };
+        if let Some((t, i)) = found {
+            let Self {
+                tables, len, gov, ..
+            } = self;
+            let cell = gov.cell.as_deref();
+            if let Some(c) = cell {
+                record_lookup(c, true);
+            }
+            let occupied = match tables[t].raw.get_bucket_entry(i) {
+                Ok(o) => o,
+                Err(_) => unreachable!("bucket {i} was just found full"),
+            };
+            return Entry::Occupied(OccupiedEntry::new(occupied, cell, len));
+        }
+        let t = self.room_for_one(hash);
         let Self {
             tables,
             hash_builder,
@@ -1086,22 +1187,16 @@ where
             ..
         } = self;
         let cell = gov.cell.as_deref();
+        if let Some(c) = cell {
+            record_lookup(c, false);
+        }
+        // The table has room: this probe only finds the slot.
         match tables[t]
             .raw
             .entry(hash, |(q, _)| *q == key, |(q, _)| hash_builder.hash_one(q))
         {
-            hash_table::Entry::Occupied(o) => {
-                if let Some(c) = cell {
-                    record_lookup(c, true);
-                }
-                Entry::Occupied(OccupiedEntry::new(o, cell, len))
-            }
-            hash_table::Entry::Vacant(v) => {
-                if let Some(c) = cell {
-                    record_lookup(c, false);
-                }
-                Entry::Vacant(VacantEntry::new(v, key, cell, len))
-            }
+            hash_table::Entry::Vacant(v) => Entry::Vacant(VacantEntry::new(v, key, cell, len)),
+            hash_table::Entry::Occupied(o) => Entry::Occupied(OccupiedEntry::new(o, cell, len)),
         }
     }
 
@@ -1196,14 +1291,6 @@ where
             for (slot, f) in out.iter_mut().zip(found) {
                 if let Some((_, v)) = f {
                     *slot = Some(v);
-                }
-            }
-        }
-        // std panics on equal keys even when they are absent.
-        for i in 0..N {
-            for j in 0..i {
-                if hashes[i] == hashes[j] && ks[i] == ks[j] {
-                    panic!("duplicate keys found");
                 }
             }
         }
@@ -1321,8 +1408,11 @@ where
             dir: self.dir.clone(),
             dir_shift: self.dir_shift,
             len: self.len,
-            table_bytes: self.table_bytes,
-            table_capacity: self.table_capacity,
+            table_bytes: self.accounting().0,
+            table_capacity: self.accounting().1,
+            accounting_stale: false,
+            pending_splits: 0,
+            pending_rebuilt: 0,
             max_buckets_log2: self.max_buckets_log2,
             hash_builder: self.hash_builder.clone(),
             gov: Gov::new(),
@@ -1507,7 +1597,10 @@ where
             capacity += c;
         }
         assert_eq!(len, self.len);
-        assert_eq!((bytes, capacity), (self.table_bytes, self.table_capacity));
+        assert_eq!((bytes, capacity), self.accounting());
+        if !self.accounting_stale {
+            assert_eq!((bytes, capacity), (self.table_bytes, self.table_capacity));
+        }
     }
 }
 
@@ -1540,5 +1633,28 @@ impl<'a, K, V, S> IntoIterator for &'a mut SplitMap<K, V, S> {
 
     fn into_iter(self) -> IterMut<'a, K, V> {
         self.iter_mut()
+    }
+}
+
+/// Reports a restructuring to governance when it ends, also by a panic (see
+/// [`SplitMap::restructure`]).
+struct Restructured<'a, K, V, S> {
+    map: &'a mut SplitMap<K, V, S>,
+    before: TableState,
+    start: Option<std::time::Instant>,
+}
+
+impl<K, V, S> Drop for Restructured<'_, K, V, S> {
+    fn drop(&mut self) {
+        let nanos = self.start.map(|t| t.elapsed().as_nanos() as u64);
+        let map = &mut *self.map;
+        let after = map.state();
+        let change = SplitChange {
+            splits: std::mem::take(&mut map.pending_splits),
+            rebuilt: std::mem::take(&mut map.pending_rebuilt),
+            tables: map.tables.len(),
+        };
+        map.gov
+            .after_split_map_resize::<K, V>(self.before, after, nanos, change);
     }
 }

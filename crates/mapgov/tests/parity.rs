@@ -22,11 +22,15 @@
 //! binary allocates. Maps whose entry in the snapshot is checked get a unique name, so tests
 //! running in parallel never share a site.
 
+#[macro_use]
+#[path = "support/auto_traits.rs"]
+mod auto_traits;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap as StdMap;
 use std::collections::hash_map as std_hash_map;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
-use std::marker::{PhantomData, PhantomPinned};
+use std::marker::PhantomPinned;
 use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -2408,42 +2412,6 @@ typical_user_code!(
 fn typical_user_code_compiles_and_behaves_the_same_with_either_import() {
     setup();
     assert_eq!(with_mapgov::run(), with_std::run());
-}
-
-/// `$ty: $bound` as a constant, without failing to compile when it does not hold: an inherent
-/// associated constant (found only when the bound holds) shadows a trait's default `false`.
-macro_rules! implements {
-    ($ty:ty: $($bound:tt)+) => {{
-        #[allow(dead_code)]
-        struct Probe<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            const YES: bool = false;
-        }
-        impl<T: ?Sized> Fallback for Probe<T> {}
-        #[allow(dead_code)]
-        impl<T: ?Sized + $($bound)+> Probe<T> {
-            const YES: bool = true;
-        }
-        <Probe<$ty>>::YES
-    }};
-}
-
-/// The auto traits of `$gov` and `$std`, as `(trait, mapgov, std)` rows.
-macro_rules! auto_traits {
-    ($gov:ty, $std:ty) => {
-        [
-            ("Send", implements!($gov: Send), implements!($std: Send)),
-            ("Sync", implements!($gov: Sync), implements!($std: Sync)),
-            ("UnwindSafe", implements!($gov: UnwindSafe), implements!($std: UnwindSafe)),
-            (
-                "RefUnwindSafe",
-                implements!($gov: RefUnwindSafe),
-                implements!($std: RefUnwindSafe),
-            ),
-            ("Unpin", implements!($gov: Unpin), implements!($std: Unpin)),
-        ]
-    };
 }
 
 /// A hasher builder that is `Send` but neither `Sync` nor `RefUnwindSafe` (it counts builds).

@@ -381,7 +381,9 @@ impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut SplitMap<K, V, S> {
         // The sequential drains empty their tables at once (hashbrown's parallel one only when
         // it is consumed or dropped), so the map's `len` and its tables agree even if the
         // iterator is leaked.
-        let (drains, _) = self.drain_tables();
+        // The accounting stays marked stale (the map sums its tables until its next
+        // restructuring): the parallel drains are dropped inside rayon.
+        let (drains, _, _) = self.drain_tables();
         ParDrain { drains }
     }
 }

@@ -166,16 +166,34 @@ pub struct Drain<'a, K, V> {
     drains: std::vec::IntoIter<hash_table::Drain<'a, (K, V)>>,
     cur: Option<hash_table::Drain<'a, (K, V)>>,
     remaining: usize,
+    /// The map's accounting is stale until every table is back (see `Drop`).
+    stale: &'a mut bool,
+}
+
+impl<K, V> Drop for Drain<'_, K, V> {
+    fn drop(&mut self) {
+        // Dropping hashbrown's drains puts each table back with its allocation; if an entry's
+        // `Drop` panics on the way, that table stays unallocated and the flag stays set, so
+        // the map sums its tables again.
+        self.cur = None;
+        self.drains = Vec::new().into_iter();
+        *self.stale = false;
+    }
 }
 
 impl<'a, K, V> Drain<'a, K, V> {
     /// `drains` empty their tables at once (hashbrown's drain does), so the map is empty even
     /// if this iterator is leaked.
-    pub(super) fn new(drains: Vec<hash_table::Drain<'a, (K, V)>>, len: usize) -> Self {
+    pub(super) fn new(
+        drains: Vec<hash_table::Drain<'a, (K, V)>>,
+        len: usize,
+        stale: &'a mut bool,
+    ) -> Self {
         Drain {
             drains: drains.into_iter(),
             cur: None,
             remaining: len,
+            stale,
         }
     }
 }
