@@ -1076,19 +1076,19 @@ fn with_capacity_presplits_so_that_inserting_that_many_splits_nothing() {
     let mut m: SplitMap<u64, u64> = SplitMap::with_capacity(n).named(&unique("presized"));
     assert!(m.capacity() >= n);
     let tables = m.tables();
-    // 80 % of 14336 entries per table: 9 tables, rounded up to 16.
-    assert_eq!(tables, 16);
+    // 80 % of 7168 entries per table: 18 tables, rounded up to 32.
+    assert_eq!(tables, 32);
     let s = stats(&m);
     assert_eq!(
         (s.splits, s.tables),
-        (15, 16),
+        (31, 32),
         "pre-splitting counts its splits"
     );
     for k in 0..n as u64 {
         m.insert(k, k);
     }
     assert_eq!(m.tables(), tables, "no split");
-    assert_eq!(stats(&m).splits, 15);
+    assert_eq!(stats(&m).splits, 31);
     assert_coherent(&m, &(0..n as u64).map(|k| (k, k)).collect());
 }
 
