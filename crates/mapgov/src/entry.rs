@@ -6,6 +6,105 @@ use std::hash::{BuildHasher, Hash, RandomState};
 use crate::policy;
 use crate::stats::MapCell;
 
+/// The methods of an `Entry` enum that only need its `OccupiedEntry` and `VacantEntry` to have
+/// std's methods: shared by `HashMap`'s and `SplitMap`'s entries. `$map` names the map in the
+/// examples.
+macro_rules! entry_inserting_methods {
+    ($map:ident) => {
+        /// Inserts `default` if the entry is vacant; returns a mutable reference to the value.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        #[doc = concat!("let mut counts = mapgov::", stringify!($map), "::new();")]
+        /// *counts.entry("a").or_insert(0) += 1;
+        /// assert_eq!(counts["a"], 1);
+        /// ```
+        #[inline]
+        pub fn or_insert(self, default: V) -> &'a mut V {
+            match self {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(default),
+            }
+        }
+
+        /// Inserts the result of `default()` if the entry is vacant.
+        #[inline]
+        pub fn or_insert_with<F: FnOnce() -> V>(self, default: F) -> &'a mut V {
+            match self {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(default()),
+            }
+        }
+
+        /// Inserts the result of `default(&key)` if the entry is vacant.
+        #[inline]
+        pub fn or_insert_with_key<F: FnOnce(&K) -> V>(self, default: F) -> &'a mut V {
+            match self {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let value = default(e.key());
+                    e.insert(value)
+                }
+            }
+        }
+
+        /// Sets the value of the entry (inserting it if vacant) and returns the occupied
+        /// entry.
+        #[inline]
+        pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
+            match self {
+                Entry::Occupied(mut e) => {
+                    e.insert(value);
+                    e
+                }
+                Entry::Vacant(e) => e.insert_entry(value),
+            }
+        }
+    };
+}
+
+/// `key` and `and_modify` of an `Entry` enum (see `entry_inserting_methods`).
+macro_rules! entry_key_methods {
+    () => {
+        /// The entry's key.
+        #[inline]
+        pub fn key(&self) -> &K {
+            match self {
+                Entry::Occupied(e) => e.key(),
+                Entry::Vacant(e) => e.key(),
+            }
+        }
+
+        /// Runs `f` on the value if the entry is occupied.
+        #[inline]
+        #[must_use]
+        pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
+            match self {
+                Entry::Occupied(mut e) => {
+                    f(e.get_mut());
+                    Entry::Occupied(e)
+                }
+                Entry::Vacant(e) => Entry::Vacant(e),
+            }
+        }
+    };
+}
+
+/// `or_default` of an `Entry` enum (see `entry_inserting_methods`).
+macro_rules! entry_default_method {
+    () => {
+        /// Inserts `V::default()` if the entry is vacant.
+        #[inline]
+        pub fn or_default(self) -> &'a mut V {
+            match self {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(V::default()),
+            }
+        }
+    };
+}
+
 /// A view into a single entry of a map, vacant or occupied: [`HashMap::entry`]'s result.
 ///
 /// [`HashMap::entry`]: crate::HashMap::entry
@@ -57,79 +156,11 @@ where
     K: Hash,
     S: BuildHasher,
 {
-    /// Inserts `default` if the entry is vacant; returns a mutable reference to the value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut counts = mapgov::HashMap::new();
-    /// *counts.entry("a").or_insert(0) += 1;
-    /// assert_eq!(counts["a"], 1);
-    /// ```
-    #[inline]
-    pub fn or_insert(self, default: V) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default),
-        }
-    }
-
-    /// Inserts the result of `default()` if the entry is vacant.
-    #[inline]
-    pub fn or_insert_with<F: FnOnce() -> V>(self, default: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default()),
-        }
-    }
-
-    /// Inserts the result of `default(&key)` if the entry is vacant.
-    #[inline]
-    pub fn or_insert_with_key<F: FnOnce(&K) -> V>(self, default: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let value = default(e.key());
-                e.insert(value)
-            }
-        }
-    }
-
-    /// Sets the value of the entry (inserting it if vacant) and returns the occupied entry.
-    #[inline]
-    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
-        match self {
-            Entry::Occupied(mut e) => {
-                e.insert(value);
-                e
-            }
-            Entry::Vacant(e) => e.insert_entry(value),
-        }
-    }
+    entry_inserting_methods!(HashMap);
 }
 
 impl<'a, K, V, S> Entry<'a, K, V, S> {
-    /// The entry's key.
-    #[inline]
-    pub fn key(&self) -> &K {
-        match self {
-            Entry::Occupied(e) => e.key(),
-            Entry::Vacant(e) => e.key(),
-        }
-    }
-
-    /// Runs `f` on the value if the entry is occupied.
-    #[inline]
-    #[must_use]
-    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
-        match self {
-            Entry::Occupied(mut e) => {
-                f(e.get_mut());
-                Entry::Occupied(e)
-            }
-            Entry::Vacant(e) => Entry::Vacant(e),
-        }
-    }
+    entry_key_methods!();
 }
 
 impl<'a, K, V, S> Entry<'a, K, V, S>
@@ -138,14 +169,7 @@ where
     V: Default,
     S: BuildHasher,
 {
-    /// Inserts `V::default()` if the entry is vacant.
-    #[inline]
-    pub fn or_default(self) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(V::default()),
-        }
-    }
+    entry_default_method!();
 }
 
 impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {

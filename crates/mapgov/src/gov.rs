@@ -264,6 +264,18 @@ impl Gov {
         }
     }
 
+    /// Sets or clears the map's own budget (a named budget from the configuration no longer
+    /// applies once one is set); both limits count their crossings afresh.
+    #[cold]
+    pub(crate) fn set_budget<K, V>(&mut self, budget: Option<crate::Budget>, state: TableState) {
+        self.set_policy::<K, V>(state, |s| {
+            s.budget_explicit = budget.is_some();
+            s.budget = budget;
+            s.entries_crossed = false;
+            s.bytes_crossed = false;
+        });
+    }
+
     /// Sets how this map's lookups are counted (1 = every lookup).
     #[cold]
     pub(crate) fn set_lookup_sample<K, V>(&mut self, n: u32, state: TableState) {

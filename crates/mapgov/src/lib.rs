@@ -113,6 +113,7 @@ mod callsite;
 mod config;
 #[cfg(feature = "serde")]
 mod document;
+#[macro_use]
 mod entry;
 mod event;
 mod gov;

@@ -207,12 +207,7 @@ impl<K, V, S> HashMap<K, V, S> {
     /// Sets or clears this map's budget.
     pub fn set_budget(&mut self, budget: Option<Budget>) {
         let state = self.table_state();
-        self.gov.set_policy::<K, V>(state, |s| {
-            s.budget_explicit = budget.is_some();
-            s.budget = budget;
-            s.entries_crossed = false;
-            s.bytes_crossed = false;
-        });
+        self.gov.set_budget::<K, V>(budget, state);
     }
 
     /// This map's stats, whether or not it is tracked individually; `None` when governance is

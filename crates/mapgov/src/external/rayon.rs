@@ -98,54 +98,62 @@ impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut HashMap<K, V, S> {
     }
 }
 
-impl<K, V, S> ParallelExtend<(K, V)> for HashMap<K, V, S>
-where
-    K: Eq + Hash + Send,
-    V: Send,
-    S: BuildHasher,
-{
-    fn par_extend<I>(&mut self, par_iter: I)
-    where
-        I: IntoParallelIterator<Item = (K, V)>,
-    {
-        let is_empty = self.is_empty();
-        par_extend_with(self, par_iter, is_empty, HashMap::reserve);
-    }
+/// `ParallelExtend` (owned pairs and `Copy` references) and `FromParallelIterator` for a
+/// governed map type, through its sequential `extend` (see `par_extend_with`).
+macro_rules! par_extend_and_collect {
+    ($map:ident) => {
+        impl<K, V, S> ParallelExtend<(K, V)> for $map<K, V, S>
+        where
+            K: Eq + Hash + Send,
+            V: Send,
+            S: BuildHasher,
+        {
+            fn par_extend<I>(&mut self, par_iter: I)
+            where
+                I: IntoParallelIterator<Item = (K, V)>,
+            {
+                let is_empty = self.is_empty();
+                par_extend_with(self, par_iter, is_empty, $map::reserve);
+            }
+        }
+
+        impl<'a, K, V, S> ParallelExtend<(&'a K, &'a V)> for $map<K, V, S>
+        where
+            K: Copy + Eq + Hash + Sync,
+            V: Copy + Sync,
+            S: BuildHasher,
+        {
+            fn par_extend<I>(&mut self, par_iter: I)
+            where
+                I: IntoParallelIterator<Item = (&'a K, &'a V)>,
+            {
+                let is_empty = self.is_empty();
+                par_extend_with(self, par_iter, is_empty, $map::reserve);
+            }
+        }
+
+        impl<K, V, S> FromParallelIterator<(K, V)> for $map<K, V, S>
+        where
+            K: Eq + Hash + Send,
+            V: Send,
+            S: BuildHasher + Default,
+        {
+            /// Builds a map, attributed to the caller of `from_par_iter` (through rayon's
+            /// `collect()`, to a line inside rayon).
+            #[track_caller]
+            fn from_par_iter<I>(par_iter: I) -> Self
+            where
+                I: IntoParallelIterator<Item = (K, V)>,
+            {
+                let mut map = $map::with_hasher(S::default());
+                map.par_extend(par_iter);
+                map
+            }
+        }
+    };
 }
 
-impl<'a, K, V, S> ParallelExtend<(&'a K, &'a V)> for HashMap<K, V, S>
-where
-    K: Copy + Eq + Hash + Sync,
-    V: Copy + Sync,
-    S: BuildHasher,
-{
-    fn par_extend<I>(&mut self, par_iter: I)
-    where
-        I: IntoParallelIterator<Item = (&'a K, &'a V)>,
-    {
-        let is_empty = self.is_empty();
-        par_extend_with(self, par_iter, is_empty, HashMap::reserve);
-    }
-}
-
-impl<K, V, S> FromParallelIterator<(K, V)> for HashMap<K, V, S>
-where
-    K: Eq + Hash + Send,
-    V: Send,
-    S: BuildHasher + Default,
-{
-    /// Builds a map, attributed to the caller of `from_par_iter` (through rayon's `collect()`,
-    /// to a line inside rayon).
-    #[track_caller]
-    fn from_par_iter<I>(par_iter: I) -> Self
-    where
-        I: IntoParallelIterator<Item = (K, V)>,
-    {
-        let mut map = HashMap::with_hasher(S::default());
-        map.par_extend(par_iter);
-        map
-    }
-}
+par_extend_and_collect!(HashMap);
 
 // --- SplitMap ---------------------------------------------------------------------------------
 
@@ -388,54 +396,7 @@ impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut SplitMap<K, V, S> {
     }
 }
 
-impl<K, V, S> ParallelExtend<(K, V)> for SplitMap<K, V, S>
-where
-    K: Eq + Hash + Send,
-    V: Send,
-    S: BuildHasher,
-{
-    fn par_extend<I>(&mut self, par_iter: I)
-    where
-        I: IntoParallelIterator<Item = (K, V)>,
-    {
-        let is_empty = self.is_empty();
-        par_extend_with(self, par_iter, is_empty, SplitMap::reserve);
-    }
-}
-
-impl<'a, K, V, S> ParallelExtend<(&'a K, &'a V)> for SplitMap<K, V, S>
-where
-    K: Copy + Eq + Hash + Sync,
-    V: Copy + Sync,
-    S: BuildHasher,
-{
-    fn par_extend<I>(&mut self, par_iter: I)
-    where
-        I: IntoParallelIterator<Item = (&'a K, &'a V)>,
-    {
-        let is_empty = self.is_empty();
-        par_extend_with(self, par_iter, is_empty, SplitMap::reserve);
-    }
-}
-
-impl<K, V, S> FromParallelIterator<(K, V)> for SplitMap<K, V, S>
-where
-    K: Eq + Hash + Send,
-    V: Send,
-    S: BuildHasher + Default,
-{
-    /// Builds a map, attributed to the caller of `from_par_iter` (through rayon's `collect()`,
-    /// to a line inside rayon).
-    #[track_caller]
-    fn from_par_iter<I>(par_iter: I) -> Self
-    where
-        I: IntoParallelIterator<Item = (K, V)>,
-    {
-        let mut map = SplitMap::with_hasher(S::default());
-        map.par_extend(par_iter);
-        map
-    }
-}
+par_extend_and_collect!(SplitMap);
 
 // --- HashSet ----------------------------------------------------------------------------------
 

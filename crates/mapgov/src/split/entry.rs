@@ -71,80 +71,12 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
 }
 
 impl<'a, K, V, S> Entry<'a, K, V, S> {
-    /// Inserts `default` if the entry is vacant; returns a mutable reference to the value.
-    #[inline]
-    pub fn or_insert(self, default: V) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default),
-        }
-    }
-
-    /// Inserts the result of `default` if the entry is vacant.
-    #[inline]
-    pub fn or_insert_with<F: FnOnce() -> V>(self, default: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(default()),
-        }
-    }
-
-    /// Inserts the result of `default(&key)` if the entry is vacant.
-    #[inline]
-    pub fn or_insert_with_key<F: FnOnce(&K) -> V>(self, default: F) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let value = default(e.key());
-                e.insert(value)
-            }
-        }
-    }
-
-    /// Sets the value of the entry and returns it as an occupied entry.
-    #[inline]
-    pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
-        match self {
-            Entry::Occupied(mut e) => {
-                e.insert(value);
-                e
-            }
-            Entry::Vacant(e) => e.insert_entry(value),
-        }
-    }
-
-    /// The entry's key.
-    #[inline]
-    pub fn key(&self) -> &K {
-        match self {
-            Entry::Occupied(e) => e.key(),
-            Entry::Vacant(e) => e.key(),
-        }
-    }
-
-    /// Runs `f` on the value if the entry is occupied.
-    #[inline]
-    #[must_use]
-    pub fn and_modify<F: FnOnce(&mut V)>(self, f: F) -> Self {
-        match self {
-            Entry::Occupied(mut e) => {
-                f(e.get_mut());
-                Entry::Occupied(e)
-            }
-            Entry::Vacant(e) => Entry::Vacant(e),
-        }
-    }
+    entry_inserting_methods!(SplitMap);
+    entry_key_methods!();
 }
 
 impl<'a, K, V: Default, S> Entry<'a, K, V, S> {
-    /// Inserts `V::default()` if the entry is vacant.
-    #[inline]
-    pub fn or_default(self) -> &'a mut V {
-        match self {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(V::default()),
-        }
-    }
+    entry_default_method!();
 }
 
 impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
