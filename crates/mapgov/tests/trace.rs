@@ -719,6 +719,12 @@ fn the_pprof_profile_decodes_and_its_totals_equal_the_snapshot() {
 fn dumps_carry_the_events_in_their_events_section() {
     let _turn = serial();
     let (snap, id) = workload();
+    // A split map that splits while tracked: its `split` events (with their table count) are
+    // in the dump too, and valid against the schema.
+    let mut split = mapgov::SplitMap::<u64, u64>::new().named("trace-dump-split");
+    for i in 0..40_000 {
+        split.insert(i, i);
+    }
     let dir = std::env::temp_dir().join(format!("mapgov-trace-dump-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = mapgov::guard::Builder::new()
@@ -755,5 +761,13 @@ fn dumps_carry_the_events_in_their_events_section() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    let split_id = split.stats().unwrap().id;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.map_id == split_id && e.kind == EventKind::Split && e.tables > Some(1)),
+        "{events:#?}"
+    );
+    drop(split);
     let _ = std::fs::remove_dir_all(&dir);
 }
