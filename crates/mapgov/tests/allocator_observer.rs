@@ -26,7 +26,6 @@
 //! fail the test rather than be counted.
 #![cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, Hash};
 use std::sync::Once;
@@ -37,6 +36,10 @@ use mapgov::HashMap;
 mod clustered;
 use clustered::Clustered;
 
+#[path = "support/reporting_alloc.rs"]
+mod reporting_alloc;
+use reporting_alloc::{AllocEvent as Ev, Reporting};
+
 // ---------------------------------------------------------------------------------------------
 // The observer
 // ---------------------------------------------------------------------------------------------
@@ -44,36 +47,18 @@ use clustered::Clustered;
 /// hashbrown's table alignment for every entry type used here (align <= 16) on x86-64.
 const TABLE_ALIGN: usize = 16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ev {
-    None,
-    Alloc {
-        size: usize,
-        align: usize,
-    },
-    Dealloc {
-        size: usize,
-        align: usize,
-    },
-    Realloc {
-        old: usize,
-        new: usize,
-        align: usize,
-    },
-}
-
 const LOG_CAP: usize = 1024;
 
 struct Log {
     len: usize,
     overflow: bool,
-    ev: [Ev; LOG_CAP],
+    ev: [Option<Ev>; LOG_CAP],
 }
 
 thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     static LOG: RefCell<Log> = const {
-        RefCell::new(Log { len: 0, overflow: false, ev: [Ev::None; LOG_CAP] })
+        RefCell::new(Log { len: 0, overflow: false, ev: [None; LOG_CAP] })
     };
 }
 
@@ -87,7 +72,7 @@ fn record(ev: Ev) {
         if let Ok(mut log) = log.try_borrow_mut() {
             if log.len < LOG_CAP {
                 let i = log.len;
-                log.ev[i] = ev;
+                log.ev[i] = Some(ev);
                 log.len += 1;
             } else {
                 log.overflow = true;
@@ -97,60 +82,8 @@ fn record(ev: Ev) {
 }
 
 /// Forwards to `System`, recording what it does.
-struct Observer;
-
 #[global_allocator]
-static GLOBAL: Observer = Observer;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged and returns
-// its result; recording only writes to a fixed thread-local buffer and never allocates.
-unsafe impl GlobalAlloc for Observer {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            record(Ev::Alloc {
-                size: layout.size(),
-                align: layout.align(),
-            });
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            record(Ev::Alloc {
-                size: layout.size(),
-                align: layout.align(),
-            });
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(Ev::Dealloc {
-            size: layout.size(),
-            align: layout.align(),
-        });
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            record(Ev::Realloc {
-                old: layout.size(),
-                new: new_size,
-                align: layout.align(),
-            });
-        }
-        p
-    }
-}
+static GLOBAL: Reporting = Reporting(record);
 
 /// Runs `f` with this thread's allocations recorded; returns its result and the events.
 fn observe<R>(f: impl FnOnce() -> R) -> (R, Vec<Ev>) {
@@ -165,7 +98,7 @@ fn observe<R>(f: impl FnOnce() -> R) -> (R, Vec<Ev>) {
     let events = LOG.with(|l| {
         let l = l.borrow();
         assert!(!l.overflow, "observer log overflow");
-        l.ev[..l.len].to_vec()
+        l.ev[..l.len].iter().flatten().copied().collect()
     });
     (r, events)
 }

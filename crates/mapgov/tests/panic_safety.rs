@@ -19,6 +19,10 @@ use std::sync::Once;
 
 use mapgov::{HashMap, MapStats};
 
+#[path = "support/intentional_panic.rs"]
+mod intentional_panic;
+use intentional_panic::{PANIC_TAG, hide_intentional_panics, payload_message};
+
 // ---------------------------------------------------------------------------------------------
 // Traps
 // ---------------------------------------------------------------------------------------------
@@ -46,8 +50,6 @@ const TRAPS: usize = 7;
 
 /// The hasher-side traps: each fires exactly once per hashed key.
 const HASH_TRAPS: [Trap; 4] = [Trap::Hash, Trap::BuildHasher, Trap::Write, Trap::Finish];
-
-const PANIC_TAG: &str = "mapgov-test: intentional panic";
 
 thread_local! {
     /// Per trap: 0 = disarmed, n = panic on the n-th call from now.
@@ -100,11 +102,7 @@ fn must_panic(what: &str, op: impl FnOnce()) {
     let err = r
         .err()
         .unwrap_or_else(|| panic!("{what}: expected a panic"));
-    let msg = err
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
+    let msg = payload_message(err);
     assert!(
         msg.starts_with(PANIC_TAG),
         "{what}: unexpected panic {msg:?}"
@@ -121,16 +119,7 @@ fn setup() {
             .track_min_bytes(0)
             .lookup_sample(1)
             .install();
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let intentional = info
-                .payload()
-                .downcast_ref::<String>()
-                .is_some_and(|s| s.starts_with(PANIC_TAG));
-            if !intentional {
-                previous(info);
-            }
-        }));
+        hide_intentional_panics();
     });
     let config = mapgov::current_config();
     assert_eq!(config.get_track_min_bytes(), 0);

@@ -25,16 +25,17 @@
 #[macro_use]
 #[path = "support/auto_traits.rs"]
 mod auto_traits;
+use auto_traits::CellHasher;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashMap as StdMap;
 use std::collections::hash_map as std_hash_map;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::marker::PhantomPinned;
 use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe, catch_unwind};
 use std::rc::Rc;
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use mapgov::hash_map as gov_hash_map;
 use mapgov::hash_map::Entry as GovEntry;
@@ -2414,70 +2415,10 @@ fn typical_user_code_compiles_and_behaves_the_same_with_either_import() {
     assert_eq!(with_mapgov::run(), with_std::run());
 }
 
-/// A hasher builder that is `Send` but neither `Sync` nor `RefUnwindSafe` (it counts builds).
-#[derive(Default)]
-struct CellHasher(Cell<u64>);
-
-impl BuildHasher for CellHasher {
-    type Hasher = DefaultHasher;
-    fn build_hasher(&self) -> DefaultHasher {
-        self.0.set(self.0.get() + 1);
-        DefaultHasher::new()
-    }
-}
-
-type Pred = fn(&u8, &mut u8) -> bool;
-
 #[test]
 fn auto_traits_of_maps_entries_and_iterators_match_std() {
     setup();
-    let mut rows = Vec::new();
-    macro_rules! compare {
-        ($($gov:ty => $std:ty;)*) => {$(
-            for (name, gov, std) in auto_traits!($gov, $std) {
-                rows.push((stringify!($gov), name, gov, std));
-            }
-        )*};
-    }
-    compare! {
-        HashMap<u64, u64> => StdMap<u64, u64>;
-        HashMap<String, Vec<u8>> => StdMap<String, Vec<u8>>;
-        HashMap<Rc<u8>, u8> => StdMap<Rc<u8>, u8>;
-        HashMap<u8, Rc<u8>> => StdMap<u8, Rc<u8>>;
-        HashMap<u8, Cell<u8>> => StdMap<u8, Cell<u8>>;
-        HashMap<u8, RefCell<u8>> => StdMap<u8, RefCell<u8>>;
-        HashMap<u8, *const u8> => StdMap<u8, *const u8>;
-        HashMap<u8, &'static mut u8> => StdMap<u8, &'static mut u8>;
-        HashMap<u8, MutexGuard<'static, u8>> => StdMap<u8, MutexGuard<'static, u8>>;
-        HashMap<u8, Arc<Mutex<u8>>> => StdMap<u8, Arc<Mutex<u8>>>;
-        HashMap<u8, PhantomPinned> => StdMap<u8, PhantomPinned>;
-        HashMap<u8, u8, CellHasher> => StdMap<u8, u8, CellHasher>;
-        gov_hash_map::Entry<'static, u8, Cell<u8>> => std_hash_map::Entry<'static, u8, Cell<u8>>;
-        gov_hash_map::Entry<'static, u8, Rc<u8>> => std_hash_map::Entry<'static, u8, Rc<u8>>;
-        gov_hash_map::OccupiedEntry<'static, u8, Cell<u8>>
-            => std_hash_map::OccupiedEntry<'static, u8, Cell<u8>>;
-        gov_hash_map::VacantEntry<'static, Cell<u8>, u8>
-            => std_hash_map::VacantEntry<'static, Cell<u8>, u8>;
-        gov_hash_map::Iter<'static, u8, Cell<u8>> => std_hash_map::Iter<'static, u8, Cell<u8>>;
-        gov_hash_map::IterMut<'static, u8, Cell<u8>>
-            => std_hash_map::IterMut<'static, u8, Cell<u8>>;
-        gov_hash_map::Keys<'static, Cell<u8>, u8> => std_hash_map::Keys<'static, Cell<u8>, u8>;
-        gov_hash_map::Values<'static, u8, Rc<u8>> => std_hash_map::Values<'static, u8, Rc<u8>>;
-        gov_hash_map::ValuesMut<'static, u8, Cell<u8>>
-            => std_hash_map::ValuesMut<'static, u8, Cell<u8>>;
-        gov_hash_map::IntoIter<u8, Rc<u8>> => std_hash_map::IntoIter<u8, Rc<u8>>;
-        gov_hash_map::IntoIter<u8, Cell<u8>> => std_hash_map::IntoIter<u8, Cell<u8>>;
-        gov_hash_map::IntoKeys<Cell<u8>, u8> => std_hash_map::IntoKeys<Cell<u8>, u8>;
-        gov_hash_map::IntoValues<u8, PhantomPinned> => std_hash_map::IntoValues<u8, PhantomPinned>;
-        gov_hash_map::Drain<'static, u8, Cell<u8>> => std_hash_map::Drain<'static, u8, Cell<u8>>;
-        gov_hash_map::ExtractIf<'static, u8, u8, Pred>
-            => std_hash_map::ExtractIf<'static, u8, u8, Pred>;
-    }
-    let mismatches: Vec<String> = rows
-        .iter()
-        .filter(|(_, _, gov, std)| gov != std)
-        .map(|(ty, tr, gov, std)| format!("{ty}: {tr}: mapgov {gov}, std {std}"))
-        .collect();
+    let mismatches = map_auto_trait_mismatches!(HashMap, gov_hash_map);
     assert!(
         mismatches.is_empty(),
         "auto traits differ from std:\n{}",
@@ -3441,15 +3382,7 @@ fn set_auto_traits_match_std() {
     use mapgov::hash_set as gov_set;
     use std::collections::hash_set as std_set;
     setup();
-    let mut rows = Vec::new();
-    macro_rules! compare {
-        ($($gov:ty => $std:ty;)*) => {$(
-            for (name, gov, std) in auto_traits!($gov, $std) {
-                rows.push((stringify!($gov), name, gov, std));
-            }
-        )*};
-    }
-    compare! {
+    let mismatches = auto_trait_mismatches! {
         mapgov::HashSet<u64> => std::collections::HashSet<u64>;
         mapgov::HashSet<Rc<u8>> => std::collections::HashSet<Rc<u8>>;
         mapgov::HashSet<Cell<u8>> => std::collections::HashSet<Cell<u8>>;
@@ -3465,12 +3398,7 @@ fn set_auto_traits_match_std() {
         gov_set::Difference<'static, u8, CellHasher> => std_set::Difference<'static, u8, CellHasher>;
         gov_set::SymmetricDifference<'static, u8, std::hash::RandomState>
             => std_set::SymmetricDifference<'static, u8, std::hash::RandomState>;
-    }
-    let mismatches: Vec<String> = rows
-        .iter()
-        .filter(|(_, _, gov, std)| gov != std)
-        .map(|(ty, tr, gov, std)| format!("{ty}: {tr}: mapgov {gov}, std {std}"))
-        .collect();
+    };
     assert!(
         mismatches.is_empty(),
         "auto traits differ from std:\n{}",

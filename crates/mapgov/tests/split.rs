@@ -19,17 +19,14 @@
 //! alone ([`setup_alone`]) so that no other test's events push its own out of the ring. Maps are
 //! named uniquely, so tests running in parallel never share a site.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::hash_map as std_hash_map;
 use std::collections::{BTreeMap, HashMap as StdMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hasher};
-use std::marker::PhantomPinned;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{
-    Arc, Mutex, MutexGuard, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
+use std::sync::{Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mapgov::split_map::{self, Entry, TABLE_MAX_BUCKETS, TABLE_MAX_ENTRIES};
 use mapgov::{Budget, Config, Event, EventKind, MapStats, SplitMap};
@@ -37,6 +34,14 @@ use mapgov::{Budget, Config, Event, EventKind, MapStats, SplitMap};
 #[macro_use]
 #[path = "support/auto_traits.rs"]
 mod auto_traits;
+
+#[path = "support/dense.rs"]
+mod dense;
+use dense::{Dense, mix};
+
+#[path = "support/intentional_panic.rs"]
+mod intentional_panic;
+use intentional_panic::payload_message;
 
 // ---------------------------------------------------------------------------------------------
 // Setup and helpers
@@ -92,45 +97,6 @@ fn unique(prefix: &str) -> String {
 /// std's SipHash with fixed keys: spreads every bit (the directory reads the high ones), and a
 /// failing case replays the same way.
 type Fixed = BuildHasherDefault<DefaultHasher>;
-
-/// The splitmix64 finalizer.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// A hasher that keeps a key's low 32 bits as its bucket bits, so that consecutive keys fill
-/// consecutive buckets of a table: removing the middle of such a run leaves tombstones (which
-/// is how tables come to need a rebuild). The directory bits (56 down) and the control tag
-/// (57 up) come from a mix of the key, so the directory still spreads the keys.
-#[derive(Clone, Copy, Debug, Default)]
-struct Dense;
-
-#[derive(Debug)]
-struct DenseHasher(u64);
-
-impl BuildHasher for Dense {
-    type Hasher = DenseHasher;
-    fn build_hasher(&self) -> DenseHasher {
-        DenseHasher(0)
-    }
-}
-
-impl Hasher for DenseHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 ^= x;
-    }
-    fn finish(&self) -> u64 {
-        const LOW: u64 = (1 << 32) - 1;
-        (self.0 & LOW) | (mix(self.0) & !LOW)
-    }
-}
 
 /// Entries a table of `buckets` buckets holds (hashbrown's 7/8 load).
 fn max_entries(buckets: usize) -> usize {
@@ -1720,13 +1686,7 @@ fn entry_methods_return_what_std_returns() {
 /// The panic's message, or `None` if `f` did not panic.
 fn panic_message(f: impl FnOnce()) -> Option<String> {
     let payload = catch_unwind(AssertUnwindSafe(f)).err()?;
-    Some(
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default(),
-    )
+    Some(payload_message(payload))
 }
 
 #[test]
@@ -1772,57 +1732,10 @@ fn hasher_returns_the_maps_hasher() {
     assert_eq!(m.tables(), 1);
 }
 
-/// A hasher builder that is `Send` but neither `Sync` nor `RefUnwindSafe` (it counts builds).
-#[derive(Default)]
-struct CellHasher(Cell<u64>);
-
-impl BuildHasher for CellHasher {
-    type Hasher = DefaultHasher;
-    fn build_hasher(&self) -> DefaultHasher {
-        self.0.set(self.0.get() + 1);
-        DefaultHasher::new()
-    }
-}
-
-type Pred = fn(&u8, &mut u8) -> bool;
-
 #[test]
 fn auto_traits_of_the_map_its_entries_and_iterators_match_std() {
     let _guard = setup();
-    let mismatches = auto_trait_mismatches! {
-        SplitMap<u64, u64> => StdMap<u64, u64>;
-        SplitMap<String, Vec<u8>> => StdMap<String, Vec<u8>>;
-        SplitMap<Rc<u8>, u8> => StdMap<Rc<u8>, u8>;
-        SplitMap<u8, Rc<u8>> => StdMap<u8, Rc<u8>>;
-        SplitMap<u8, Cell<u8>> => StdMap<u8, Cell<u8>>;
-        SplitMap<u8, RefCell<u8>> => StdMap<u8, RefCell<u8>>;
-        SplitMap<u8, *const u8> => StdMap<u8, *const u8>;
-        SplitMap<u8, &'static mut u8> => StdMap<u8, &'static mut u8>;
-        SplitMap<u8, MutexGuard<'static, u8>> => StdMap<u8, MutexGuard<'static, u8>>;
-        SplitMap<u8, Arc<Mutex<u8>>> => StdMap<u8, Arc<Mutex<u8>>>;
-        SplitMap<u8, PhantomPinned> => StdMap<u8, PhantomPinned>;
-        SplitMap<u8, u8, CellHasher> => StdMap<u8, u8, CellHasher>;
-        split_map::Entry<'static, u8, Cell<u8>> => std_hash_map::Entry<'static, u8, Cell<u8>>;
-        split_map::Entry<'static, u8, Rc<u8>> => std_hash_map::Entry<'static, u8, Rc<u8>>;
-        split_map::OccupiedEntry<'static, u8, Cell<u8>>
-            => std_hash_map::OccupiedEntry<'static, u8, Cell<u8>>;
-        split_map::VacantEntry<'static, Cell<u8>, u8>
-            => std_hash_map::VacantEntry<'static, Cell<u8>, u8>;
-        split_map::Iter<'static, u8, Cell<u8>> => std_hash_map::Iter<'static, u8, Cell<u8>>;
-        split_map::IterMut<'static, u8, Cell<u8>>
-            => std_hash_map::IterMut<'static, u8, Cell<u8>>;
-        split_map::Keys<'static, Cell<u8>, u8> => std_hash_map::Keys<'static, Cell<u8>, u8>;
-        split_map::Values<'static, u8, Rc<u8>> => std_hash_map::Values<'static, u8, Rc<u8>>;
-        split_map::ValuesMut<'static, u8, Cell<u8>>
-            => std_hash_map::ValuesMut<'static, u8, Cell<u8>>;
-        split_map::IntoIter<u8, Rc<u8>> => std_hash_map::IntoIter<u8, Rc<u8>>;
-        split_map::IntoIter<u8, Cell<u8>> => std_hash_map::IntoIter<u8, Cell<u8>>;
-        split_map::IntoKeys<Cell<u8>, u8> => std_hash_map::IntoKeys<Cell<u8>, u8>;
-        split_map::IntoValues<u8, PhantomPinned> => std_hash_map::IntoValues<u8, PhantomPinned>;
-        split_map::Drain<'static, u8, Cell<u8>> => std_hash_map::Drain<'static, u8, Cell<u8>>;
-        split_map::ExtractIf<'static, u8, u8, Pred>
-            => std_hash_map::ExtractIf<'static, u8, u8, Pred>;
-    };
+    let mismatches = map_auto_trait_mismatches!(SplitMap, split_map);
     assert!(
         mismatches.is_empty(),
         "auto traits differ from std:\n{}",

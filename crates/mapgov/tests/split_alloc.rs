@@ -9,13 +9,16 @@
 //! equal what `allocation_size()` (and `stats().allocated_bytes`) report, after every operation,
 //! and dropping the map must free exactly `allocation_size()` bytes plus its stats cell.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hash::BuildHasherDefault;
 use std::hash::DefaultHasher;
 use std::sync::Once;
 
 use mapgov::{Config, SplitMap};
+
+#[path = "support/reporting_alloc.rs"]
+mod reporting_alloc;
+use reporting_alloc::{AllocEvent, Reporting};
 
 // ---------------------------------------------------------------------------------------------
 // The observer
@@ -27,55 +30,22 @@ thread_local! {
     static NET: Cell<i64> = const { Cell::new(0) };
 }
 
-/// Adds `bytes` to this thread's count if it is recording. Never allocates.
-fn count(bytes: i64) {
+/// Adds what `event` allocated (or, negative, freed) to this thread's count if it is recording.
+/// Never allocates.
+fn count(event: AllocEvent) {
     if RECORDING.try_with(Cell::get).unwrap_or(false) {
+        let bytes = match event {
+            AllocEvent::Alloc { size, .. } => size as i64,
+            AllocEvent::Dealloc { size, .. } => -(size as i64),
+            AllocEvent::Realloc { old, new, .. } => new as i64 - old as i64,
+        };
         let _ = NET.try_with(|n| n.set(n.get() + bytes));
     }
 }
 
 /// Forwards to `System`, counting what it does.
-struct Counting;
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged and returns
-// its result; counting only writes to thread-local cells and never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            count(layout.size() as i64);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            count(layout.size() as i64);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as i64));
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            count(new_size as i64 - layout.size() as i64);
-        }
-        p
-    }
-}
+static GLOBAL: Reporting = Reporting(count);
 
 /// Starts counting this thread's allocations from zero.
 fn start() {

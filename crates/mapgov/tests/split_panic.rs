@@ -19,11 +19,17 @@ use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
 use mapgov::{Config, SplitMap};
 
+#[path = "support/dense.rs"]
+mod dense;
+use dense::Dense;
+
+#[path = "support/intentional_panic.rs"]
+mod intentional_panic;
+use intentional_panic::{PANIC_TAG, hide_intentional_panics, payload_message};
+
 // ---------------------------------------------------------------------------------------------
 // Traps
 // ---------------------------------------------------------------------------------------------
-
-const PANIC_TAG: &str = "mapgov-test: intentional panic";
 
 /// A place where user code can panic: counts its calls and panics on the armed one.
 struct Trap {
@@ -93,16 +99,7 @@ fn setup() -> MutexGuard<'static, ()> {
             .track_min_bytes(0)
             .lookup_sample(1)
             .install();
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let intentional = info
-                .payload()
-                .downcast_ref::<String>()
-                .is_some_and(|s| s.starts_with(PANIC_TAG));
-            if !intentional {
-                previous(info);
-            }
-        }));
+        hide_intentional_panics();
     });
     let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let config = mapgov::current_config();
@@ -121,11 +118,7 @@ fn panicked(what: &str, op: impl FnOnce()) -> bool {
     match r {
         Ok(()) => false,
         Err(e) => {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let msg = payload_message(e);
             assert!(
                 msg.starts_with(PANIC_TAG),
                 "{what}: unexpected panic {msg:?}"
@@ -186,38 +179,6 @@ impl Drop for Val {
 
 /// std's SipHash with fixed keys: spreads every bit, and runs replay the same way.
 type Fixed = BuildHasherDefault<DefaultHasher>;
-
-/// Keeps a key's low 32 bits as its bucket bits, so that consecutive keys fill consecutive
-/// buckets (removing the middle of the run leaves tombstones); the directory bits and the
-/// control tag come from a mix of the key.
-#[derive(Clone, Copy, Debug, Default)]
-struct Dense;
-
-#[derive(Debug)]
-struct DenseHasher(u64);
-
-impl BuildHasher for Dense {
-    type Hasher = DenseHasher;
-    fn build_hasher(&self) -> DenseHasher {
-        DenseHasher(0)
-    }
-}
-
-impl Hasher for DenseHasher {
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
-    fn finish(&self) -> u64 {
-        const LOW: u64 = (1 << 32) - 1;
-        let mut m = self.0;
-        m = (m ^ (m >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        m = (m ^ (m >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (self.0 & LOW) | ((m ^ (m >> 31)) & !LOW)
-    }
-}
 
 type Map<S> = SplitMap<Key, Val, S>;
 
@@ -284,11 +245,7 @@ fn check_invariants<S: BuildHasher>(m: &Map<S>, what: &str) {
     disarm_all();
     let r = catch_unwind(AssertUnwindSafe(|| m.check_invariants()));
     if let Err(e) = r {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let msg = payload_message(e);
         panic!("{what}: check_invariants failed: {msg}");
     }
 }

@@ -1,0 +1,35 @@
+//! Intentional panics, for the test binaries that make user code panic on purpose: the tag
+//! that marks them, a panic hook that keeps them out of the test output, and the message a
+//! caught panic carries.
+
+// Each test binary compiles this module; not every binary uses every item.
+#![allow(dead_code)]
+
+use std::any::Any;
+
+/// The start of every intentional panic's message.
+pub(crate) const PANIC_TAG: &str = "mapgov-test: intentional panic";
+
+/// Installs a panic hook that passes every panic to the previous hook except the intentional
+/// ones (a `String` payload starting with [`PANIC_TAG`]). Call it once per process.
+pub(crate) fn hide_intentional_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let intentional = info
+            .payload()
+            .downcast_ref::<String>()
+            .is_some_and(|s| s.starts_with(PANIC_TAG));
+        if !intentional {
+            previous(info);
+        }
+    }));
+}
+
+/// The message of a caught panic: its `String` or `&str` payload, or `""` for any other.
+pub(crate) fn payload_message(payload: Box<dyn Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
