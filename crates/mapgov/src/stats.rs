@@ -276,6 +276,22 @@ pub(crate) struct Flushed {
     pub(crate) bytes: Counter,
 }
 
+impl Flushed {
+    /// Back to nothing flushed (`Flushed::default()`).
+    fn reset(&mut self) {
+        let Flushed {
+            created,
+            totals,
+            len,
+            bytes,
+        } = self;
+        *created = Counter::new(0);
+        *totals = Totals::default();
+        *len = Counter::new(0);
+        *bytes = Counter::new(0);
+    }
+}
+
 impl Totals<Counter> {
     pub(crate) fn load(&self) -> TotalsValue {
         Totals {
@@ -313,10 +329,95 @@ impl MapCell {
         if let Some(mut cell) = batch::take_cell()
             && let Some(c) = Arc::get_mut(&mut cell)
         {
-            *c = MapCell::fresh::<K, V>(site, lookup_sample);
+            c.reset::<K, V>(site, lookup_sample);
             return cell;
         }
         Arc::new(MapCell::fresh::<K, V>(site, lookup_sample))
+    }
+
+    /// Makes a pooled cell equal to [`MapCell::fresh`], storing only what differs: rebuilding
+    /// the whole struct (its mutex and `OnceLock` included) costs several times more.
+    fn reset<K, V>(&mut self, site: &'static SiteCell, lookup_sample: u32) {
+        // Destructured so that a field added to `MapCell` fails to compile here until it is
+        // reset too.
+        let MapCell {
+            inserts,
+            updates,
+            removes,
+            peak_len,
+            len_base,
+            hits,
+            misses,
+            lookup_sample: sample,
+            insert_limit,
+            remove_watch,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            resize_max_nanos,
+            timed_resizes,
+            bytes,
+            capacity,
+            budget_exceeded,
+            splits,
+            tables,
+            has_policy,
+            policy,
+            callback_panicked,
+            flushed,
+            site: cell_site,
+            key_type,
+            value_type,
+            entry_size,
+            entry_align,
+            id,
+            tracked_since,
+            slot,
+        } = self;
+        // Plain (non-atomic) stores through `&mut`: the compiler may merge them.
+        for c in [
+            inserts,
+            updates,
+            removes,
+            peak_len,
+            len_base,
+            remove_watch,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            resize_max_nanos,
+            timed_resizes,
+            bytes,
+            capacity,
+            budget_exceeded,
+            splits,
+            tables,
+        ] {
+            *c = Counter::new(0);
+        }
+        *insert_limit = Counter::new(u64::MAX);
+        *hits.get_mut() = 0;
+        *misses.get_mut() = 0;
+        *sample.get_mut() = lookup_sample;
+        // Only a map that had a policy left state here; a poisoned mutex is rebuilt.
+        match policy.get_mut() {
+            Ok(p) if p.is_default() => {}
+            Ok(p) => *p = PolicyState::default(),
+            Err(_) => *policy = Mutex::new(PolicyState::default()),
+        }
+        *has_policy.get_mut() = false;
+        *callback_panicked.get_mut() = false;
+        flushed.reset();
+        *cell_site = site;
+        *key_type = std::any::type_name::<K>();
+        *value_type = std::any::type_name::<V>();
+        *entry_size = std::mem::size_of::<(K, V)>();
+        *entry_align = std::mem::align_of::<(K, V)>();
+        *id.get_mut() = 0;
+        tracked_since.take();
+        *slot.get_mut() = u64::MAX;
     }
 
     fn fresh<K, V>(site: &'static SiteCell, lookup_sample: u32) -> MapCell {
