@@ -552,31 +552,129 @@ impl MapCell {
 
     /// Everything not yet flushed to the site, as a delta; remembers it as flushed.
     pub(crate) fn take_delta(&self) -> SiteDelta {
-        let now = self.totals();
-        let before = self.flushed.totals.load();
-        self.flushed.totals.store(&now);
-        let mut totals = [0i64; 10];
-        for (t, (a, b)) in totals
-            .iter_mut()
-            .zip(now.fields().into_iter().zip(before.fields()))
-        {
-            *t = a.wrapping_sub(b) as i64;
-        }
-        let len = self.len();
-        let bytes = self.bytes.get();
-        let delta = SiteDelta {
-            created: 1 - self.flushed.created.get() as i64,
-            entries: len as i64 - self.flushed.len.get() as i64,
-            bytes: bytes as i64 - self.flushed.bytes.get() as i64,
-            totals,
-            peak_len: self.peak_len.get(),
-            resize_max_nanos: self.resize_max_nanos.get(),
-            ..SiteDelta::default()
-        };
-        self.flushed.created.set(1);
-        self.flushed.len.set(len);
-        self.flushed.bytes.set(bytes);
+        let mut delta = SiteDelta::default();
+        self.take_delta_into(&mut delta);
         delta
+    }
+
+    /// Adds to `d` everything not yet flushed to the site (as [`take_delta`](Self::take_delta)
+    /// would return it) and remembers it as flushed. Writing into the thread's batch slot
+    /// directly saves building, copying and merging a whole delta on every small map's flush.
+    pub(crate) fn take_delta_into(&self, d: &mut SiteDelta) {
+        // `now - flushed` (wrapping, as a signed delta), then `flushed = now`.
+        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
+            flushed.set(now);
+        };
+        let f = &self.flushed.totals;
+        // In the order of `Totals::fields`.
+        let [
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        ] = &mut d.totals;
+        take(inserts, self.inserts.get(), &f.inserts);
+        take(updates, self.updates.get(), &f.updates);
+        take(removes, self.removes.get(), &f.removes);
+        take(hits, self.hits.load(Relaxed), &f.hits);
+        take(misses, self.misses.load(Relaxed), &f.misses);
+        take(grows, self.grows.get(), &f.grows);
+        take(rehashes, self.rehashes.get(), &f.rehashes);
+        take(shrinks, self.shrinks.get(), &f.shrinks);
+        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
+        take(
+            budget_exceeded,
+            self.budget_exceeded.get(),
+            &f.budget_exceeded,
+        );
+        d.created = d
+            .created
+            .wrapping_add(1 - self.flushed.created.get() as i64);
+        self.flushed.created.set(1);
+        take(&mut d.entries, self.len(), &self.flushed.len);
+        take(&mut d.bytes, self.bytes.get(), &self.flushed.bytes);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
+    }
+
+    /// [`take_delta_into`](Self::take_delta_into) for a cell created by the operation that
+    /// flushes it, before anything else happened to it and with no policy set: only its
+    /// creation, entries, bytes and peak length are due.
+    pub(crate) fn take_creation_into(&self, d: &mut SiteDelta) {
+        debug_assert_eq!(
+            self.totals().fields(),
+            [0; 10],
+            "a new cell has counted nothing"
+        );
+        debug_assert_eq!(self.resize_max_nanos.get(), 0);
+        debug_assert_eq!(
+            self.flushed.created.get(),
+            0,
+            "a new cell has flushed nothing"
+        );
+        debug_assert_eq!(self.flushed.totals.load().fields(), [0; 10]);
+        debug_assert_eq!((self.flushed.len.get(), self.flushed.bytes.get()), (0, 0));
+        d.created = d.created.wrapping_add(1);
+        self.flushed.created.set(1);
+        let len = self.len_base.get();
+        d.entries = d.entries.wrapping_add(len as i64);
+        self.flushed.len.set(len);
+        let bytes = self.bytes.get();
+        d.bytes = d.bytes.wrapping_add(bytes as i64);
+        self.flushed.bytes.set(bytes);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+    }
+
+    /// Adds to `d` the last delta of this map, dropped: what it had not flushed yet, minus the
+    /// entries and memory it had flushed, plus one dropped map. Unlike the tracked maps'
+    /// `retire_delta` it leaves `flushed` as it was: nothing reads an untracked map's cell after
+    /// it is retired, and [`acquire`](Self::acquire) resets it before reuse.
+    pub(crate) fn take_retirement_into(&self, d: &mut SiteDelta) {
+        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
+        };
+        let f = &self.flushed.totals;
+        let [
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        ] = &mut d.totals;
+        take(inserts, self.inserts.get(), &f.inserts);
+        take(updates, self.updates.get(), &f.updates);
+        take(removes, self.removes.get(), &f.removes);
+        take(hits, self.hits.load(Relaxed), &f.hits);
+        take(misses, self.misses.load(Relaxed), &f.misses);
+        take(grows, self.grows.get(), &f.grows);
+        take(rehashes, self.rehashes.get(), &f.rehashes);
+        take(shrinks, self.shrinks.get(), &f.shrinks);
+        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
+        take(
+            budget_exceeded,
+            self.budget_exceeded.get(),
+            &f.budget_exceeded,
+        );
+        d.created = d
+            .created
+            .wrapping_add(1 - self.flushed.created.get() as i64);
+        d.dropped = d.dropped.wrapping_add(1);
+        d.entries = d.entries.wrapping_sub(self.flushed.len.get() as i64);
+        d.bytes = d.bytes.wrapping_sub(self.flushed.bytes.get() as i64);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
     }
 
     /// Sends a delta to this map's site: directly (tracked maps, under the registry lock) or
@@ -589,10 +687,19 @@ impl MapCell {
         }
     }
 
+    /// [`flush_to_site`](Self::flush_to_site) for an untracked cell that
+    /// [`take_creation_into`](Self::take_creation_into) applies to.
+    pub(crate) fn flush_creation_to_site(&self) {
+        batch::add_with(self.site, |d| self.take_creation_into(d));
+    }
+
     /// Adds everything not yet flushed to the site, and remembers it as flushed.
     pub(crate) fn flush_to_site(&self) {
-        let delta = self.take_delta();
-        self.send(&delta);
+        if self.is_tracked() {
+            self.take_delta().apply(self.site);
+        } else {
+            batch::add_with(self.site, |d| self.take_delta_into(d));
+        }
     }
 
     /// Takes back from the site everything this map added to it, including its creation
