@@ -278,6 +278,7 @@ pub(crate) struct Flushed {
 
 impl Flushed {
     /// Back to nothing flushed (`Flushed::default()`).
+    #[inline]
     fn reset(&mut self) {
         let Flushed {
             created,
@@ -546,6 +547,7 @@ impl MapCell {
         }
     }
 
+    #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
         self.id.load(Relaxed) != 0
     }
