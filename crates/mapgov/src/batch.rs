@@ -83,21 +83,22 @@ struct Pending {
 }
 
 impl Pending {
-    fn add(&mut self, site: &'static SiteCell, delta: &SiteDelta) {
+    /// Adds to `site`'s pending delta through `f`, which sees it (an empty one if `site` has
+    /// none yet) and adds its own changes.
+    fn add_with(&mut self, site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) {
+        let mut found = None;
         let mut free = None;
-        let mut merged = false;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
+        for (i, slot) in self.slots.iter().enumerate() {
             match slot {
-                Some((s, d)) if std::ptr::eq(*s, site) => {
-                    d.merge(delta);
-                    merged = true;
+                Some((s, _)) if std::ptr::eq(*s, site) => {
+                    found = Some(i);
                     break;
                 }
                 None if free.is_none() => free = Some(i),
                 _ => {}
             }
         }
-        if !merged {
+        let i = found.unwrap_or_else(|| {
             let i = free.unwrap_or_else(|| {
                 // Evict the slot this event count points at.
                 let i = self.events as usize % SLOTS;
@@ -106,7 +107,11 @@ impl Pending {
                 }
                 i
             });
-            self.slots[i] = Some((site, *delta));
+            self.slots[i] = Some((site, SiteDelta::default()));
+            i
+        });
+        if let Some((_, d)) = &mut self.slots[i] {
+            f(d);
         }
         self.events += 1;
         if self.events >= FLUSH_EVERY {
@@ -138,16 +143,23 @@ thread_local! {
 
 /// Adds `delta` to `site`: batched on this thread, or directly if the thread is exiting.
 pub(crate) fn add(site: &'static SiteCell, delta: &SiteDelta) {
-    let batched = PENDING
-        .try_with(|p| match p.try_borrow_mut() {
-            Ok(mut p) => {
-                p.add(site, delta);
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false);
-    if !batched {
+    add_with(site, |d| d.merge(delta));
+}
+
+/// Adds to `site` the changes `f` adds to the delta it is given: batched on this thread, or
+/// directly if the thread is exiting.
+pub(crate) fn add_with(site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) {
+    let mut f = Some(f);
+    let _ = PENDING.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut()
+            && let Some(f) = f.take()
+        {
+            p.add_with(site, f);
+        }
+    });
+    if let Some(f) = f {
+        let mut delta = SiteDelta::default();
+        f(&mut delta);
         delta.apply(site);
     }
 }
@@ -169,16 +181,24 @@ pub(crate) fn take_cell() -> Option<Arc<MapCell>> {
         .flatten()
 }
 
-/// Returns a retired, unshared stats cell to this thread's pool (or frees it).
-pub(crate) fn recycle_cell(cell: Arc<MapCell>) {
-    if Arc::strong_count(&cell) != 1 {
-        return;
-    }
+/// Retires an untracked map's cell: adds its last delta to its site (batched on this thread,
+/// or directly if the thread is exiting) and returns it to this thread's pool if it is unshared
+/// and the pool has room (or frees it). One visit to the thread's batch does both.
+pub(crate) fn retire(cell: Arc<MapCell>) {
+    let mut cell = Some(cell);
     let _ = PENDING.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut()
-            && p.pool.len() < POOL
+            && let Some(c) = cell.take()
         {
-            p.pool.push(cell);
+            p.add_with(c.site, |d| c.take_retirement_into(d));
+            if Arc::strong_count(&c) == 1 && p.pool.len() < POOL {
+                p.pool.push(c);
+            }
         }
     });
+    if let Some(c) = cell {
+        let mut delta = SiteDelta::default();
+        c.take_retirement_into(&mut delta);
+        delta.apply(c.site);
+    }
 }

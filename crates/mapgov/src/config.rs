@@ -323,6 +323,7 @@ pub(crate) fn enabled() -> bool {
 }
 
 /// The configuration in force, reading the environment on first use.
+#[inline]
 pub(crate) fn get() -> &'static Config {
     CONFIG.get_or_init(Config::from_env)
 }

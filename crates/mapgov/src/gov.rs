@@ -103,7 +103,8 @@ impl Gov {
         nanos: Option<u64>,
         split: Option<SplitChange>,
     ) {
-        if self.cell.is_none() {
+        let created = self.cell.is_none();
+        if created {
             if after.bytes == 0 {
                 return;
             }
@@ -176,12 +177,19 @@ impl Gov {
             if after.bytes > 0 && after.bytes >= threshold {
                 // Records the `created` event; the resize that made the map tracked follows.
                 self.start_tracking::<K, V>();
+            } else if created && !resized && !cell.has_policy.load(Relaxed) {
+                // A cell created just now for the first allocation, which counted nothing,
+                // has nothing to flush but its creation.
+                cell.flush_creation_to_site();
             } else {
                 cell.flush_to_site();
             }
         }
-        if resized && let Some(cell) = self.cell.as_deref() {
-            // Only tracked maps record events (`record` checks).
+        if resized
+            && let Some(cell) = self.cell.as_deref()
+            && cell.is_tracked()
+        {
+            // Only tracked maps record events.
             event::resized(cell, kind, before, after, nanos);
         }
     }

@@ -201,6 +201,26 @@ pub(crate) struct PolicyState {
     pub(crate) bytes_crossed: bool,
 }
 
+impl PolicyState {
+    /// Whether this is the state of a map that never had a policy (`PolicyState::default()`).
+    pub(crate) fn is_default(&self) -> bool {
+        let PolicyState {
+            shrink,
+            budget,
+            budget_explicit,
+            floor,
+            entries_crossed,
+            bytes_crossed,
+        } = self;
+        shrink.is_none()
+            && budget.is_none()
+            && !budget_explicit
+            && *floor == 0
+            && !entries_crossed
+            && !bytes_crossed
+    }
+}
+
 impl MapCell {
     /// Recomputes the hot-path limits from the policy state and the table's capacity.
     pub(crate) fn rearm(&self, state: &PolicyState, capacity: u64, bytes: u64) {

@@ -206,8 +206,7 @@ pub(crate) fn retire(cell: Arc<MapCell>) {
         drop(reg);
         crate::event::dropped(&cell, last);
     } else {
-        cell.send(&retire_delta(&cell));
-        batch::recycle_cell(cell);
+        batch::retire(cell);
     }
 }
 

@@ -276,6 +276,23 @@ pub(crate) struct Flushed {
     pub(crate) bytes: Counter,
 }
 
+impl Flushed {
+    /// Back to nothing flushed (`Flushed::default()`).
+    #[inline]
+    fn reset(&mut self) {
+        let Flushed {
+            created,
+            totals,
+            len,
+            bytes,
+        } = self;
+        *created = Counter::new(0);
+        *totals = Totals::default();
+        *len = Counter::new(0);
+        *bytes = Counter::new(0);
+    }
+}
+
 impl Totals<Counter> {
     pub(crate) fn load(&self) -> TotalsValue {
         Totals {
@@ -313,10 +330,95 @@ impl MapCell {
         if let Some(mut cell) = batch::take_cell()
             && let Some(c) = Arc::get_mut(&mut cell)
         {
-            *c = MapCell::fresh::<K, V>(site, lookup_sample);
+            c.reset::<K, V>(site, lookup_sample);
             return cell;
         }
         Arc::new(MapCell::fresh::<K, V>(site, lookup_sample))
+    }
+
+    /// Makes a pooled cell equal to [`MapCell::fresh`], storing only what differs: rebuilding
+    /// the whole struct (its mutex and `OnceLock` included) costs several times more.
+    fn reset<K, V>(&mut self, site: &'static SiteCell, lookup_sample: u32) {
+        // Destructured so that a field added to `MapCell` fails to compile here until it is
+        // reset too.
+        let MapCell {
+            inserts,
+            updates,
+            removes,
+            peak_len,
+            len_base,
+            hits,
+            misses,
+            lookup_sample: sample,
+            insert_limit,
+            remove_watch,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            resize_max_nanos,
+            timed_resizes,
+            bytes,
+            capacity,
+            budget_exceeded,
+            splits,
+            tables,
+            has_policy,
+            policy,
+            callback_panicked,
+            flushed,
+            site: cell_site,
+            key_type,
+            value_type,
+            entry_size,
+            entry_align,
+            id,
+            tracked_since,
+            slot,
+        } = self;
+        // Plain (non-atomic) stores through `&mut`: the compiler may merge them.
+        for c in [
+            inserts,
+            updates,
+            removes,
+            peak_len,
+            len_base,
+            remove_watch,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            resize_max_nanos,
+            timed_resizes,
+            bytes,
+            capacity,
+            budget_exceeded,
+            splits,
+            tables,
+        ] {
+            *c = Counter::new(0);
+        }
+        *insert_limit = Counter::new(u64::MAX);
+        *hits.get_mut() = 0;
+        *misses.get_mut() = 0;
+        *sample.get_mut() = lookup_sample;
+        // Only a map that had a policy left state here; a poisoned mutex is rebuilt.
+        match policy.get_mut() {
+            Ok(p) if p.is_default() => {}
+            Ok(p) => *p = PolicyState::default(),
+            Err(_) => *policy = Mutex::new(PolicyState::default()),
+        }
+        *has_policy.get_mut() = false;
+        *callback_panicked.get_mut() = false;
+        flushed.reset();
+        *cell_site = site;
+        *key_type = std::any::type_name::<K>();
+        *value_type = std::any::type_name::<V>();
+        *entry_size = std::mem::size_of::<(K, V)>();
+        *entry_align = std::mem::align_of::<(K, V)>();
+        *id.get_mut() = 0;
+        tracked_since.take();
+        *slot.get_mut() = u64::MAX;
     }
 
     fn fresh<K, V>(site: &'static SiteCell, lookup_sample: u32) -> MapCell {
@@ -445,37 +547,136 @@ impl MapCell {
         }
     }
 
+    #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
         self.id.load(Relaxed) != 0
     }
 
     /// Everything not yet flushed to the site, as a delta; remembers it as flushed.
     pub(crate) fn take_delta(&self) -> SiteDelta {
-        let now = self.totals();
-        let before = self.flushed.totals.load();
-        self.flushed.totals.store(&now);
-        let mut totals = [0i64; 10];
-        for (t, (a, b)) in totals
-            .iter_mut()
-            .zip(now.fields().into_iter().zip(before.fields()))
-        {
-            *t = a.wrapping_sub(b) as i64;
-        }
-        let len = self.len();
-        let bytes = self.bytes.get();
-        let delta = SiteDelta {
-            created: 1 - self.flushed.created.get() as i64,
-            entries: len as i64 - self.flushed.len.get() as i64,
-            bytes: bytes as i64 - self.flushed.bytes.get() as i64,
-            totals,
-            peak_len: self.peak_len.get(),
-            resize_max_nanos: self.resize_max_nanos.get(),
-            ..SiteDelta::default()
-        };
-        self.flushed.created.set(1);
-        self.flushed.len.set(len);
-        self.flushed.bytes.set(bytes);
+        let mut delta = SiteDelta::default();
+        self.take_delta_into(&mut delta);
         delta
+    }
+
+    /// Adds to `d` everything not yet flushed to the site (as [`take_delta`](Self::take_delta)
+    /// would return it) and remembers it as flushed. Writing into the thread's batch slot
+    /// directly saves building, copying and merging a whole delta on every small map's flush.
+    pub(crate) fn take_delta_into(&self, d: &mut SiteDelta) {
+        // `now - flushed` (wrapping, as a signed delta), then `flushed = now`.
+        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
+            flushed.set(now);
+        };
+        let f = &self.flushed.totals;
+        // In the order of `Totals::fields`.
+        let [
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        ] = &mut d.totals;
+        take(inserts, self.inserts.get(), &f.inserts);
+        take(updates, self.updates.get(), &f.updates);
+        take(removes, self.removes.get(), &f.removes);
+        take(hits, self.hits.load(Relaxed), &f.hits);
+        take(misses, self.misses.load(Relaxed), &f.misses);
+        take(grows, self.grows.get(), &f.grows);
+        take(rehashes, self.rehashes.get(), &f.rehashes);
+        take(shrinks, self.shrinks.get(), &f.shrinks);
+        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
+        take(
+            budget_exceeded,
+            self.budget_exceeded.get(),
+            &f.budget_exceeded,
+        );
+        d.created = d
+            .created
+            .wrapping_add(1 - self.flushed.created.get() as i64);
+        self.flushed.created.set(1);
+        take(&mut d.entries, self.len(), &self.flushed.len);
+        take(&mut d.bytes, self.bytes.get(), &self.flushed.bytes);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
+    }
+
+    /// [`take_delta_into`](Self::take_delta_into) for a cell created by the operation that
+    /// flushes it, before anything else happened to it and with no policy set: only its
+    /// creation, entries, bytes and peak length are due.
+    pub(crate) fn take_creation_into(&self, d: &mut SiteDelta) {
+        debug_assert_eq!(
+            self.totals().fields(),
+            [0; 10],
+            "a new cell has counted nothing"
+        );
+        debug_assert_eq!(self.resize_max_nanos.get(), 0);
+        debug_assert_eq!(
+            self.flushed.created.get(),
+            0,
+            "a new cell has flushed nothing"
+        );
+        debug_assert_eq!(self.flushed.totals.load().fields(), [0; 10]);
+        debug_assert_eq!((self.flushed.len.get(), self.flushed.bytes.get()), (0, 0));
+        d.created = d.created.wrapping_add(1);
+        self.flushed.created.set(1);
+        let len = self.len_base.get();
+        d.entries = d.entries.wrapping_add(len as i64);
+        self.flushed.len.set(len);
+        let bytes = self.bytes.get();
+        d.bytes = d.bytes.wrapping_add(bytes as i64);
+        self.flushed.bytes.set(bytes);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+    }
+
+    /// Adds to `d` the last delta of this map, dropped: what it had not flushed yet, minus the
+    /// entries and memory it had flushed, plus one dropped map. Unlike the tracked maps'
+    /// `retire_delta` it leaves `flushed` as it was: nothing reads an untracked map's cell after
+    /// it is retired, and [`acquire`](Self::acquire) resets it before reuse.
+    pub(crate) fn take_retirement_into(&self, d: &mut SiteDelta) {
+        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
+        };
+        let f = &self.flushed.totals;
+        let [
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        ] = &mut d.totals;
+        take(inserts, self.inserts.get(), &f.inserts);
+        take(updates, self.updates.get(), &f.updates);
+        take(removes, self.removes.get(), &f.removes);
+        take(hits, self.hits.load(Relaxed), &f.hits);
+        take(misses, self.misses.load(Relaxed), &f.misses);
+        take(grows, self.grows.get(), &f.grows);
+        take(rehashes, self.rehashes.get(), &f.rehashes);
+        take(shrinks, self.shrinks.get(), &f.shrinks);
+        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
+        take(
+            budget_exceeded,
+            self.budget_exceeded.get(),
+            &f.budget_exceeded,
+        );
+        d.created = d
+            .created
+            .wrapping_add(1 - self.flushed.created.get() as i64);
+        d.dropped = d.dropped.wrapping_add(1);
+        d.entries = d.entries.wrapping_sub(self.flushed.len.get() as i64);
+        d.bytes = d.bytes.wrapping_sub(self.flushed.bytes.get() as i64);
+        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
     }
 
     /// Sends a delta to this map's site: directly (tracked maps, under the registry lock) or
@@ -488,10 +689,19 @@ impl MapCell {
         }
     }
 
+    /// [`flush_to_site`](Self::flush_to_site) for an untracked cell that
+    /// [`take_creation_into`](Self::take_creation_into) applies to.
+    pub(crate) fn flush_creation_to_site(&self) {
+        batch::add_with(self.site, |d| self.take_creation_into(d));
+    }
+
     /// Adds everything not yet flushed to the site, and remembers it as flushed.
     pub(crate) fn flush_to_site(&self) {
-        let delta = self.take_delta();
-        self.send(&delta);
+        if self.is_tracked() {
+            self.take_delta().apply(self.site);
+        } else {
+            batch::add_with(self.site, |d| self.take_delta_into(d));
+        }
     }
 
     /// Takes back from the site everything this map added to it, including its creation
