@@ -559,14 +559,17 @@ impl MapCell {
         delta
     }
 
-    /// Adds to `d` everything not yet flushed to the site (as [`take_delta`](Self::take_delta)
-    /// would return it) and remembers it as flushed. Writing into the thread's batch slot
-    /// directly saves building, copying and merging a whole delta on every small map's flush.
-    pub(crate) fn take_delta_into(&self, d: &mut SiteDelta) {
-        // `now - flushed` (wrapping, as a signed delta), then `flushed = now`.
+    /// Adds to `d` what the totals and the creation have not flushed yet, and with `remember`
+    /// records them as flushed (the shared part of [`take_delta_into`](Self::take_delta_into)
+    /// and [`take_retirement_into`](Self::take_retirement_into)).
+    #[inline(always)]
+    fn add_totals_into(&self, d: &mut SiteDelta, remember: bool) {
+        // `now - flushed` (wrapping, as a signed delta).
         let take = |t: &mut i64, now: u64, flushed: &Counter| {
             *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
-            flushed.set(now);
+            if remember {
+                flushed.set(now);
+            }
         };
         let f = &self.flushed.totals;
         // In the order of `Totals::fields`.
@@ -599,7 +602,19 @@ impl MapCell {
         d.created = d
             .created
             .wrapping_add(1 - self.flushed.created.get() as i64);
+    }
+
+    /// Adds to `d` everything not yet flushed to the site (as [`take_delta`](Self::take_delta)
+    /// would return it) and remembers it as flushed. Writing into the thread's batch slot
+    /// directly saves building, copying and merging a whole delta on every small map's flush.
+    pub(crate) fn take_delta_into(&self, d: &mut SiteDelta) {
+        self.add_totals_into(d, true);
         self.flushed.created.set(1);
+        // `now - flushed` (wrapping, as a signed delta), then `flushed = now`.
+        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
+            flushed.set(now);
+        };
         take(&mut d.entries, self.len(), &self.flushed.len);
         take(&mut d.bytes, self.bytes.get(), &self.flushed.bytes);
         d.peak_len = d.peak_len.max(self.peak_len.get());
@@ -639,39 +654,7 @@ impl MapCell {
     /// `retire_delta` it leaves `flushed` as it was: nothing reads an untracked map's cell after
     /// it is retired, and [`acquire`](Self::acquire) resets it before reuse.
     pub(crate) fn take_retirement_into(&self, d: &mut SiteDelta) {
-        let take = |t: &mut i64, now: u64, flushed: &Counter| {
-            *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
-        };
-        let f = &self.flushed.totals;
-        let [
-            inserts,
-            updates,
-            removes,
-            hits,
-            misses,
-            grows,
-            rehashes,
-            shrinks,
-            resize_nanos,
-            budget_exceeded,
-        ] = &mut d.totals;
-        take(inserts, self.inserts.get(), &f.inserts);
-        take(updates, self.updates.get(), &f.updates);
-        take(removes, self.removes.get(), &f.removes);
-        take(hits, self.hits.load(Relaxed), &f.hits);
-        take(misses, self.misses.load(Relaxed), &f.misses);
-        take(grows, self.grows.get(), &f.grows);
-        take(rehashes, self.rehashes.get(), &f.rehashes);
-        take(shrinks, self.shrinks.get(), &f.shrinks);
-        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
-        take(
-            budget_exceeded,
-            self.budget_exceeded.get(),
-            &f.budget_exceeded,
-        );
-        d.created = d
-            .created
-            .wrapping_add(1 - self.flushed.created.get() as i64);
+        self.add_totals_into(d, false);
         d.dropped = d.dropped.wrapping_add(1);
         d.entries = d.entries.wrapping_sub(self.flushed.len.get() as i64);
         d.bytes = d.bytes.wrapping_sub(self.flushed.bytes.get() as i64);
