@@ -92,7 +92,7 @@
 //! - `serde`: `Serialize`/`Deserialize` for maps ([`HashMap`], [`SplitMap`]), sets and the
 //!   snapshot types, the `mapgov-snapshot` document, and the JSON Lines and Chrome exports of
 //!   [`trace`].
-//! - `pprof`: [`trace::pprof`], live map memory by site as a pprof profile (enables `serde`;
+//! - `pprof`: `trace::pprof`, live map memory by site as a pprof profile (enables `serde`;
 //!   brings `prost` and `flate2`).
 //! - `rayon`: parallel iterators for maps ([`HashMap`], [`SplitMap`]) and sets, with
 //!   `par_extend`, `par_drain` and `collect()`; `SplitMap`'s iterator types are in

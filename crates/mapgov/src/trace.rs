@@ -34,9 +34,10 @@
 //!
 //! # pprof
 //!
-//! [`pprof`] writes a gzip-compressed `profile.proto` of the live map memory by creation site:
-//! sample types `bytes` (bytes) and `entries` (count), one sample per site with its wasted bytes
-//! as the numeric label `wasted_bytes` (bytes) and its key and value types as string labels.
+//! `pprof` (feature `pprof`) writes a gzip-compressed `profile.proto` of the live map memory
+//! by creation site: sample types `bytes` (bytes) and `entries` (count), one sample per site
+//! with its wasted bytes as the numeric label `wasted_bytes` (bytes) and its key and value
+//! types as string labels.
 //! Each sample's stack is the site's `file:line` (a function named so, in that file, at that
 //! line) with the map's name as the leaf frame when it has one, so `pprof -http` draws a flame
 //! graph of where map memory comes from. Totals equal the snapshot's.
