@@ -105,6 +105,36 @@ macro_rules! entry_default_method {
     };
 }
 
+/// `Debug` for the `Entry`, `OccupiedEntry` and `VacantEntry` types in scope (see
+/// `entry_inserting_methods`).
+macro_rules! entry_debug_impls {
+    () => {
+        impl<K: Debug, V: Debug, S> Debug for Entry<'_, K, V, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    Entry::Vacant(v) => f.debug_tuple("Entry").field(v).finish(),
+                    Entry::Occupied(o) => f.debug_tuple("Entry").field(o).finish(),
+                }
+            }
+        }
+
+        impl<K: Debug, V: Debug, S> Debug for OccupiedEntry<'_, K, V, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("OccupiedEntry")
+                    .field("key", self.key())
+                    .field("value", self.get())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<K: Debug, V, S> Debug for VacantEntry<'_, K, V, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple("VacantEntry").field(self.key()).finish()
+            }
+        }
+    };
+}
+
 /// A view into a single entry of a map, vacant or occupied: [`HashMap::entry`]'s result.
 ///
 /// [`HashMap::entry`]: crate::HashMap::entry
@@ -278,26 +308,4 @@ where
     }
 }
 
-impl<K: Debug, V: Debug, S> Debug for Entry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Entry::Vacant(v) => f.debug_tuple("Entry").field(v).finish(),
-            Entry::Occupied(o) => f.debug_tuple("Entry").field(o).finish(),
-        }
-    }
-}
-
-impl<K: Debug, V: Debug, S> Debug for OccupiedEntry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OccupiedEntry")
-            .field("key", self.key())
-            .field("value", self.get())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K: Debug, V, S> Debug for VacantEntry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("VacantEntry").field(self.key()).finish()
-    }
-}
+entry_debug_impls!();

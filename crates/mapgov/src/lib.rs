@@ -116,6 +116,7 @@ mod document;
 #[macro_use]
 mod entry;
 mod event;
+#[macro_use]
 mod gov;
 #[cfg(feature = "guard")]
 pub mod guard;

@@ -11,7 +11,7 @@ use crate::gov::{Gov, TableState, timed};
 use crate::iter::{
     Drain, ExtractIf, IntoIter, IntoKeys, IntoValues, Iter, IterMut, Keys, Values, ValuesMut,
 };
-use crate::policy::{self, Action, Budget, ShrinkPolicy};
+use crate::policy::{self, Action, ShrinkPolicy};
 use crate::snapshot::{MapStats, map_stats};
 use crate::stats::{record_lookup, table_bytes_for};
 
@@ -147,41 +147,7 @@ impl<K, V, S> HashMap<K, V, S> {
         }
     }
 
-    /// Gives the map a stable name, reported with its stats and used as a label by exporters.
-    ///
-    /// Maps with the same creation site and name are aggregated together; keep names few (one
-    /// per role, such as `"sessions"`), never per key or per request.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let map: mapgov::HashMap<u32, u32> = mapgov::HashMap::new().named("sessions");
-    /// assert_eq!(map.stats().unwrap().name.as_deref(), Some("sessions"));
-    /// ```
-    #[must_use]
-    pub fn named(mut self, name: &str) -> HashMap<K, V, S> {
-        self.set_name(name);
-        self
-    }
-
-    /// Names (or renames) the map in place. See [`named`](HashMap::named).
-    pub fn set_name(&mut self, name: &str) {
-        let state = self.table_state();
-        self.gov.set_name::<K, V>(name, state);
-    }
-
-    /// Counts every lookup on this map exactly, instead of sampling one in
-    /// `MAPGOV_LOOKUP_SAMPLE`.
-    ///
-    /// Exact counting is one atomic add per lookup on a counter shared by every thread that
-    /// reads the map: cheap for a map used by one thread, costly for one read by many threads at
-    /// once (measured here: two threads reading a shared map fall from ~306 to ~94 Mops/s).
-    #[must_use]
-    pub fn count_every_lookup(mut self) -> HashMap<K, V, S> {
-        let state = self.table_state();
-        self.gov.set_lookup_sample::<K, V>(1, state);
-        self
-    }
+    governance_methods!(HashMap, table_state);
 
     /// Shrinks this map automatically after removals (see [`ShrinkPolicy`]).
     #[must_use]
@@ -194,20 +160,6 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn set_shrink_policy(&mut self, policy: Option<ShrinkPolicy>) {
         let state = self.table_state();
         self.gov.set_policy::<K, V>(state, |s| s.shrink = policy);
-    }
-
-    /// Limits this map's entries or bytes (see [`Budget`]): crossing the limit is reported, never
-    /// enforced by dropping data.
-    #[must_use]
-    pub fn budget(mut self, budget: Budget) -> HashMap<K, V, S> {
-        self.set_budget(Some(budget));
-        self
-    }
-
-    /// Sets or clears this map's budget.
-    pub fn set_budget(&mut self, budget: Option<Budget>) {
-        let state = self.table_state();
-        self.gov.set_budget::<K, V>(budget, state);
     }
 
     /// This map's stats, whether or not it is tracked individually; `None` when governance is

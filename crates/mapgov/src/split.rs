@@ -31,7 +31,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table;
 
 use crate::gov::{Gov, SplitChange, TableState, timer};
-use crate::policy::{self, Action, Budget};
+use crate::policy::{self, Action};
 use crate::snapshot::{MapStats, map_stats};
 use crate::stats::record_lookup;
 
@@ -421,48 +421,7 @@ impl<K, V, S> SplitMap<K, V, S> {
         }
     }
 
-    /// Gives the map a stable name, reported with its stats and used as a label by exporters.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let map: mapgov::SplitMap<u32, u32> = mapgov::SplitMap::new().named("sessions");
-    /// assert_eq!(map.stats().unwrap().name.as_deref(), Some("sessions"));
-    /// ```
-    #[must_use]
-    pub fn named(mut self, name: &str) -> SplitMap<K, V, S> {
-        self.set_name(name);
-        self
-    }
-
-    /// Names (or renames) the map in place. See [`named`](SplitMap::named).
-    pub fn set_name(&mut self, name: &str) {
-        let state = self.state();
-        self.gov.set_name::<K, V>(name, state);
-    }
-
-    /// Counts every lookup on this map exactly, instead of sampling one in
-    /// `MAPGOV_LOOKUP_SAMPLE` (see [`HashMap::count_every_lookup`](crate::HashMap::count_every_lookup)).
-    #[must_use]
-    pub fn count_every_lookup(mut self) -> SplitMap<K, V, S> {
-        let state = self.state();
-        self.gov.set_lookup_sample::<K, V>(1, state);
-        self
-    }
-
-    /// Limits this map's entries or bytes (see [`Budget`]): crossing the limit is reported, never
-    /// enforced by dropping data.
-    #[must_use]
-    pub fn budget(mut self, budget: Budget) -> SplitMap<K, V, S> {
-        self.set_budget(Some(budget));
-        self
-    }
-
-    /// Sets or clears this map's budget.
-    pub fn set_budget(&mut self, budget: Option<Budget>) {
-        let state = self.state();
-        self.gov.set_budget::<K, V>(budget, state);
-    }
+    governance_methods!(SplitMap, state);
 
     /// This map's stats, whether or not it is tracked individually; `None` when governance is
     /// off or the map has not allocated (nor been named) yet.
@@ -1203,11 +1162,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let r = self.find_uncounted(self.hash(k), k);
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r.is_some());
-        }
-        r.map(|(_, v)| v)
+        self.get_key_value(k).map(|(_, v)| v)
     }
 
     /// The key and value stored for `k`.
@@ -1231,11 +1186,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let r = self.find_uncounted(self.hash(k), k).is_some();
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r);
-        }
-        r
+        self.get_key_value(k).is_some()
     }
 
     /// A mutable reference to the value for `k`.

@@ -177,26 +177,4 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
     }
 }
 
-impl<K: Debug, V: Debug, S> Debug for Entry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Entry::Vacant(v) => f.debug_tuple("Entry").field(v).finish(),
-            Entry::Occupied(o) => f.debug_tuple("Entry").field(o).finish(),
-        }
-    }
-}
-
-impl<K: Debug, V: Debug, S> Debug for OccupiedEntry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OccupiedEntry")
-            .field("key", self.key())
-            .field("value", self.get())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K: Debug, V, S> Debug for VacantEntry<'_, K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("VacantEntry").field(self.key()).finish()
-    }
-}
+entry_debug_impls!();
