@@ -78,10 +78,34 @@ macro_rules! governance_methods {
 pub(crate) const STALL_MIN_BYTES: usize = 64 * 1024;
 
 /// Per-map governance state: 16 bytes.
+///
+/// How the map counts its lookups is part of its handle, not of its cell: the lookup path
+/// reads only the map itself (whose fields the compiler can keep in registers across a loop of
+/// lookups), never the cell, unless the lookup is counted.
 #[derive(Debug)]
 pub(crate) struct Gov {
-    pub(crate) loc: &'static Location<'static>,
-    pub(crate) cell: Option<Arc<MapCell>>,
+    handle: Handle,
+}
+
+#[derive(Debug)]
+enum Handle {
+    /// No stats cell yet (nothing allocated, or governance off): the creation site.
+    Bare(&'static Location<'static>),
+    /// Lookups sampled (one in the cell's `lookup_sample`).
+    Sampled(Arc<MapCell>),
+    /// Every lookup counted.
+    Exact(Arc<MapCell>),
+}
+
+impl Handle {
+    /// The handle for `cell` with lookups counted one in `lookup_sample`.
+    fn with_cell(cell: Arc<MapCell>, lookup_sample: u32) -> Handle {
+        if lookup_sample <= 1 {
+            Handle::Exact(cell)
+        } else {
+            Handle::Sampled(cell)
+        }
+    }
 }
 
 /// What a map's table looked like at some moment.
@@ -97,27 +121,51 @@ impl Gov {
     #[track_caller]
     pub(crate) const fn new() -> Gov {
         Gov {
-            loc: Location::caller(),
-            cell: None,
+            handle: Handle::Bare(Location::caller()),
+        }
+    }
+
+    /// The map's stats cell, if it has one.
+    #[inline(always)]
+    pub(crate) fn cell(&self) -> Option<&MapCell> {
+        match &self.handle {
+            Handle::Sampled(c) | Handle::Exact(c) => Some(c),
+            Handle::Bare(_) => None,
         }
     }
 
     #[inline(always)]
-    pub(crate) fn cell(&self) -> Option<&MapCell> {
-        self.cell.as_deref()
+    fn cell_arc(&self) -> Option<&Arc<MapCell>> {
+        match &self.handle {
+            Handle::Sampled(c) | Handle::Exact(c) => Some(c),
+            Handle::Bare(_) => None,
+        }
+    }
+
+    /// Counts one lookup (a hit or a miss), sampled or exactly as the map counts them.
+    #[inline(always)]
+    pub(crate) fn record_lookup(&self, hit: bool) {
+        // The common case first: a sampled map costs one comparison of the handle (kept in a
+        // register across a loop of lookups) and the thread's countdown.
+        if let Handle::Sampled(c) = &self.handle {
+            crate::stats::record_sampled_lookup(c, hit);
+        } else if let Handle::Exact(c) = &self.handle {
+            crate::stats::record_exact_lookup(c, hit);
+        }
     }
 
     /// Creates the stats cell if governance is on and there is none yet. `state` is the table as
     /// it is now; its entries count as already present (`len_base`).
     #[cold]
     pub(crate) fn ensure_cell<K, V>(&mut self, state: TableState) -> Option<&MapCell> {
-        if self.cell.is_none() {
+        if let Handle::Bare(loc) = self.handle {
             if !config::enabled() {
                 return None;
             }
             let config = config::get();
-            let site = registry::site_for::<K, V>(self.loc);
-            self.cell = Some(new_cell::<K, V>(site, config.lookup_sample, state));
+            let site = registry::site_for::<K, V>(loc);
+            let cell = new_cell::<K, V>(site, config.lookup_sample, state);
+            self.handle = Handle::with_cell(cell, config.lookup_sample);
             if let Some(p) = config.shrink_policy {
                 self.set_policy::<K, V>(state, |s| {
                     if s.shrink.is_none() {
@@ -126,7 +174,7 @@ impl Gov {
                 });
             }
         }
-        self.cell.as_deref()
+        self.cell()
     }
 
     /// Called after an operation that may have changed the table's allocation (construction
@@ -165,7 +213,7 @@ impl Gov {
         nanos: Option<u64>,
         split: Option<SplitChange>,
     ) {
-        let created = self.cell.is_none();
+        let created = self.cell().is_none();
         if created {
             if after.bytes == 0 {
                 return;
@@ -174,7 +222,7 @@ impl Gov {
                 return;
             }
         }
-        let Some(cell) = self.cell.as_deref() else {
+        let Some(cell) = self.cell() else {
             return;
         };
         // Entries lost by a panicking hasher during an in-place rehash are counted as removed
@@ -248,7 +296,7 @@ impl Gov {
             }
         }
         if resized
-            && let Some(cell) = self.cell.as_deref()
+            && let Some(cell) = self.cell()
             && cell.is_tracked()
         {
             // Only tracked maps record events.
@@ -260,7 +308,7 @@ impl Gov {
     /// compiler could only name a location inside std (`collect()`, `Vec::clone`, ...).
     #[cold]
     fn start_tracking<K, V>(&mut self) {
-        let Some(cell) = self.cell.as_ref() else {
+        let Some(cell) = self.cell_arc() else {
             return;
         };
         if !cell.site.resolved
@@ -276,7 +324,7 @@ impl Gov {
             );
             self.rehome(site);
         }
-        if let Some(cell) = self.cell.as_ref() {
+        if let Some(cell) = self.cell_arc() {
             registry::track(cell);
         }
     }
@@ -287,7 +335,7 @@ impl Gov {
         if self.ensure_cell::<K, V>(state).is_none() {
             return;
         }
-        let Some(cell) = self.cell.as_deref() else {
+        let Some(cell) = self.cell() else {
             return;
         };
         if cell.site.name == Some(name) {
@@ -349,14 +397,19 @@ impl Gov {
     /// Sets how this map's lookups are counted (1 = every lookup).
     #[cold]
     pub(crate) fn set_lookup_sample<K, V>(&mut self, n: u32, state: TableState) {
-        if let Some(cell) = self.ensure_cell::<K, V>(state) {
+        if self.ensure_cell::<K, V>(state).is_none() {
+            return;
+        }
+        let handle = std::mem::replace(&mut self.handle, Handle::Bare(Location::caller()));
+        if let Handle::Sampled(cell) | Handle::Exact(cell) = handle {
             cell.lookup_sample.store(n.max(1), Relaxed);
+            self.handle = Handle::with_cell(cell, n);
         }
     }
 
     /// Moves the map's history from its current site to `site`.
     fn rehome(&mut self, site: &'static SiteCell) {
-        let Some(old) = self.cell.as_ref() else {
+        let Some(old) = self.cell_arc() else {
             return;
         };
         if std::ptr::eq(old.site, site) {
@@ -375,7 +428,8 @@ impl Gov {
         // Tracked maps publish their creation at their new site right away (under the lock);
         // untracked ones through the thread's batch.
         new.flush_to_site();
-        self.cell = Some(new);
+        let sample = new.lookup_sample.load(Relaxed);
+        self.handle = Handle::with_cell(new, sample);
     }
 
     /// A fresh handle for a copy of this map (`Clone`), created at the caller's location. The
@@ -385,16 +439,13 @@ impl Gov {
     #[track_caller]
     pub(crate) fn for_clone<K, V>(&self, state: TableState) -> Gov {
         let mut gov = Gov::new();
-        let Some(cell) = self.cell.as_deref() else {
+        let Some(cell) = self.cell() else {
             return gov;
         };
         if let Some(name) = cell.site.name {
             gov.set_name::<K, V>(name, state);
         }
-        if let Some(new) = gov.ensure_cell::<K, V>(state) {
-            new.lookup_sample
-                .store(cell.lookup_sample.load(Relaxed), Relaxed);
-        }
+        gov.set_lookup_sample::<K, V>(cell.lookup_sample.load(Relaxed), state);
         let empty = TableState {
             len: state.len,
             capacity: 0,
@@ -415,7 +466,9 @@ fn new_cell<K, V>(site: &'static SiteCell, lookup_sample: u32, state: TableState
 
 impl Drop for Gov {
     fn drop(&mut self) {
-        if let Some(cell) = self.cell.take() {
+        if let Handle::Sampled(cell) | Handle::Exact(cell) =
+            std::mem::replace(&mut self.handle, Handle::Bare(Location::caller()))
+        {
             registry::retire(cell);
         }
     }

@@ -13,7 +13,7 @@ use crate::iter::{
 };
 use crate::policy::{self, Action, ShrinkPolicy};
 use crate::snapshot::{MapStats, map_stats};
-use crate::stats::{record_lookup, table_bytes_for};
+use crate::stats::table_bytes_for;
 
 /// A hash map with the API of [`std::collections::HashMap`], governed by mapgov.
 ///
@@ -237,7 +237,7 @@ impl<K, V, S> HashMap<K, V, S> {
     /// The map is empty afterwards even if the iterator is dropped early (or leaked).
     #[inline]
     pub fn drain(&mut self) -> Drain<'_, K, V> {
-        let cell = self.gov.cell.as_deref();
+        let cell = self.gov.cell();
         if let Some(c) = cell {
             c.removes.add(self.base.len() as u64);
         }
@@ -252,7 +252,7 @@ impl<K, V, S> HashMap<K, V, S> {
     where
         F: FnMut(&K, &mut V) -> bool,
     {
-        let cell = self.gov.cell.as_deref();
+        let cell = self.gov.cell();
         let len = self.base.len();
         ExtractIf::new(self.base.extract_if(pred), cell, len)
     }
@@ -307,7 +307,7 @@ where
     #[cold]
     #[inline(never)]
     fn resize_cold<R>(&mut self, op: impl FnOnce(&mut hashbrown::HashMap<K, V, S>) -> R) -> R {
-        if self.gov.cell.is_none() && !crate::config::enabled() {
+        if self.gov.cell().is_none() && !crate::config::enabled() {
             return op(&mut self.base);
         }
         let mut guard = Reconcile::new(self, true);
@@ -392,18 +392,15 @@ where
             self.resize_cold(|base| base.reserve(1));
         }
         let len = self.base.len();
-        let cell = self.gov.cell.as_deref();
+        let gov = &self.gov;
+        let cell = gov.cell();
         match self.base.entry(key) {
             hashbrown::hash_map::Entry::Occupied(o) => {
-                if let Some(c) = cell {
-                    record_lookup(c, true);
-                }
+                gov.record_lookup(true);
                 Entry::Occupied(OccupiedEntry::new(o, cell, len))
             }
             hashbrown::hash_map::Entry::Vacant(v) => {
-                if let Some(c) = cell {
-                    record_lookup(c, false);
-                }
+                gov.record_lookup(false);
                 Entry::Vacant(VacantEntry::new(v, cell, len))
             }
         }
@@ -417,9 +414,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.get(k);
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r.is_some());
-        }
+        self.gov.record_lookup(r.is_some());
         r
     }
 
@@ -431,9 +426,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.get_key_value(k);
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r.is_some());
-        }
+        self.gov.record_lookup(r.is_some());
         r
     }
 
@@ -448,12 +441,10 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let cell = self.gov.cell.as_deref();
+        let gov = &self.gov;
         let r = self.base.get_disjoint_mut(ks);
-        if let Some(c) = cell {
-            for v in &r {
-                record_lookup(c, v.is_some());
-            }
+        for v in &r {
+            gov.record_lookup(v.is_some());
         }
         r
     }
@@ -475,14 +466,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let cell = self.gov.cell.as_deref();
+        let gov = &self.gov;
         // SAFETY: the caller guarantees the keys are pairwise distinct, which is hashbrown's
         // requirement for the same method.
         let r = unsafe { self.base.get_disjoint_unchecked_mut(ks) };
-        if let Some(c) = cell {
-            for v in &r {
-                record_lookup(c, v.is_some());
-            }
+        for v in &r {
+            gov.record_lookup(v.is_some());
         }
         r
     }
@@ -495,9 +484,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.contains_key(k);
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r);
-        }
+        self.gov.record_lookup(r);
         r
     }
 
@@ -508,11 +495,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let cell = self.gov.cell.as_deref();
+        let gov = &self.gov;
         let r = self.base.get_mut(k);
-        if let Some(c) = cell {
-            record_lookup(c, r.is_some());
-        }
+        gov.record_lookup(r.is_some());
         r
     }
 
@@ -695,7 +680,7 @@ where
         // then hashbrown's `clone_from` leaves the table at the source's size, even if a
         // `clone` panics (it then empties the table).
         self.clear();
-        let had_cell = self.gov.cell.is_some();
+        let had_cell = self.gov.cell().is_some();
         let source_bytes = source.table_state().bytes;
         {
             let mut guard = Reconcile::new(self, false);

@@ -33,7 +33,6 @@ use hashbrown::hash_table;
 use crate::gov::{Gov, SplitChange, TableState, timer};
 use crate::policy::{self, Action};
 use crate::snapshot::{MapStats, map_stats};
-use crate::stats::record_lookup;
 
 mod entry;
 mod iter;
@@ -564,7 +563,7 @@ impl<K, V, S> SplitMap<K, V, S> {
     where
         F: FnMut(&K, &mut V) -> bool,
     {
-        let cell = self.gov.cell.as_deref();
+        let cell = self.gov.cell();
         ExtractIf::new(&mut self.tables, &mut self.len, cell, pred)
     }
 
@@ -582,7 +581,7 @@ impl<K, V, S> SplitMap<K, V, S> {
     /// Removes every entry; the allocation is kept.
     pub fn clear(&mut self) {
         let before = self.state();
-        let cell = self.gov.cell.as_deref();
+        let cell = self.gov.cell();
         for t in &mut self.tables {
             let n = t.raw.len();
             // Accounted before the entries' destructors run: a panicking `Drop` leaves the
@@ -1123,10 +1122,8 @@ where
             let Self {
                 tables, len, gov, ..
             } = self;
-            let cell = gov.cell.as_deref();
-            if let Some(c) = cell {
-                record_lookup(c, true);
-            }
+            let cell = gov.cell();
+            gov.record_lookup(true);
             let occupied = match tables[t].raw.get_bucket_entry(i) {
                 Ok(o) => o,
                 Err(_) => unreachable!("bucket {i} was just found full"),
@@ -1141,10 +1138,8 @@ where
             gov,
             ..
         } = self;
-        let cell = gov.cell.as_deref();
-        if let Some(c) = cell {
-            record_lookup(c, false);
-        }
+        let cell = gov.cell();
+        gov.record_lookup(false);
         // The table has room: this probe only finds the slot.
         match tables[t]
             .raw
@@ -1173,9 +1168,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.find_uncounted(self.hash(k), k);
-        if let Some(c) = self.gov.cell() {
-            record_lookup(c, r.is_some());
-        }
+        self.gov.record_lookup(r.is_some());
         r.map(|(k, v)| (k, v))
     }
 
@@ -1206,10 +1199,7 @@ where
                 .find_mut(hash, |(q, _)| q.borrow() == k)
                 .map(|(_, v)| v)
         };
-        let cell = self.gov.cell.as_deref();
-        if let Some(c) = cell {
-            record_lookup(c, r.is_some());
-        }
+        self.gov.record_lookup(r.is_some());
         r
     }
 
@@ -1226,7 +1216,6 @@ where
     {
         let hashes = ks.map(|k| self.hash(k));
         let homes = hashes.map(|h| self.dir.get(self.slot(h)).map(|&t| t as usize));
-        let cell = self.gov.cell.as_deref();
         let mut out: [Option<&mut V>; N] = std::array::from_fn(|_| None);
         for (t, table) in self.tables.iter_mut().enumerate() {
             if !homes.contains(&Some(t)) {
@@ -1241,10 +1230,8 @@ where
                 }
             }
         }
-        if let Some(c) = cell {
-            for v in &out {
-                record_lookup(c, v.is_some());
-            }
+        for v in &out {
+            self.gov.record_lookup(v.is_some());
         }
         out
     }

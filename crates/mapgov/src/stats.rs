@@ -2,7 +2,7 @@
 //!
 //! Hot-path rule: a map's ordinary operations touch only its own [`MapCell`], with single-writer
 //! relaxed `load` + `store` (no read-modify-write, no lock). Lookups through `&self` may run on
-//! many threads at once; they are sampled (see [`record_lookup`]) so that only one in N writes
+//! many threads at once; they are sampled (see [`record_sampled_lookup`]) so that only one in N writes
 //! to shared memory, and that write is a `fetch_add`.
 
 use std::cell::Cell;
@@ -781,8 +781,10 @@ pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
 }
 
 thread_local! {
-    /// Lookups left on this thread until the next sampled one (0: not started yet).
-    static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    /// Lookups on sampled maps left on this thread until the next sampled one, including it
+    /// (never 0 between two lookups; it starts at 1 so that the first lookup draws the first
+    /// interval).
+    static COUNTDOWN: Cell<u32> = const { Cell::new(1) };
     /// The thread's sampler state (0: not seeded yet).
     static SAMPLER: Cell<u32> = const { Cell::new(0) };
 }
@@ -790,41 +792,44 @@ thread_local! {
 /// Seeds for the threads' samplers: each thread starts at its own point of the sequence.
 static SAMPLER_SEEDS: AtomicU32 = AtomicU32::new(0x2545_F491);
 
-/// Counts one lookup on `cell`.
-///
-/// With a sampling interval of 1 every lookup adds 1 (`fetch_add`). With N > 1, each lookup is
-/// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
-/// of maps or keys can alias with it) and a sampled lookup adds N: the counters are unbiased
-/// estimates, and only about one lookup in N writes to shared memory. The common case is one
-/// thread-local decrement.
+/// Counts one lookup on `cell`, a map that counts every lookup: one `fetch_add`.
 #[inline(always)]
-pub(crate) fn record_lookup(cell: &MapCell, hit: bool) {
-    let rate = cell.lookup_sample.load(Relaxed);
-    if rate <= 1 {
-        let counter = if hit { &cell.hits } else { &cell.misses };
-        counter.fetch_add(1, Relaxed);
-        return;
-    }
-    let left = COUNTDOWN.with(Cell::get);
-    if left > 1 {
-        COUNTDOWN.with(|c| c.set(left - 1));
-    } else {
-        sample(cell, hit, rate, left);
+pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
+    let counter = if hit { &cell.hits } else { &cell.misses };
+    counter.fetch_add(1, Relaxed);
+}
+
+/// Counts one lookup on `cell`, a map that samples its lookups one in N
+/// (`cell.lookup_sample`).
+///
+/// Each lookup is sampled independently with probability 1/N (a per-thread geometric
+/// countdown, so no pattern of maps or keys can alias with it) and a sampled lookup adds N: the
+/// counters are unbiased estimates, and only about one lookup in N writes to shared memory.
+/// The common case is one decrement of a thread-local counter and a branch; the cell is read
+/// only by the sampled lookup.
+#[inline(always)]
+pub(crate) fn record_sampled_lookup(cell: &MapCell, hit: bool) {
+    let due = COUNTDOWN.with(|c| {
+        let left = c.get().wrapping_sub(1);
+        c.set(left);
+        left == 0
+    });
+    if due {
+        sample(cell, hit);
     }
 }
 
-/// The countdown ran out (or never started): count this lookup if it is the sampled one, and
-/// draw the next countdown.
+/// The countdown ran out: count this lookup if it is the sampled one (the thread's first
+/// lookup only draws where its first sample falls), and draw the next countdown.
 #[cold]
 #[inline(never)]
-fn sample(cell: &MapCell, hit: bool, rate: u32, left: u32) {
+fn sample(cell: &MapCell, hit: bool) {
+    let rate = cell.lookup_sample.load(Relaxed).max(1);
     let mut state = SAMPLER.with(Cell::get);
     if state == 0 {
-        state = xorshift(SAMPLER_SEEDS.fetch_add(0x9E37_79B9, Relaxed) | 1);
-    }
-    if left == 0 {
         // The thread's first lookup: start with a countdown drawn like every other, so that a
         // thread making few lookups is not always sampled at once.
+        state = xorshift(SAMPLER_SEEDS.fetch_add(0x9E37_79B9, Relaxed) | 1);
         let first = next_interval(state, rate);
         state = xorshift(state);
         SAMPLER.with(|s| s.set(state));
