@@ -18,9 +18,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::stats::{MapCell, SiteCell};
 
 /// Cold events a thread batches before it publishes them.
-pub(crate) const FLUSH_EVERY: u32 = 64;
+pub(crate) const FLUSH_EVERY: u32 = 256;
 const SLOTS: usize = 8;
-const POOL: usize = 32;
+const POOL_SIZE: usize = 32;
 
 /// A change to a site's aggregates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,16 +76,49 @@ impl SiteDelta {
     }
 }
 
+/// A thread's pending site deltas. Nothing in it needs dropping, so the thread-local needs no
+/// destructor registration check on each access; [`ExitFlush`] publishes it when the thread
+/// exits.
 struct Pending {
     slots: [Option<(&'static SiteCell, SiteDelta)>; SLOTS],
+    /// The slot used last: a thread creating maps at one site keeps finding it first.
+    last: usize,
     events: u32,
-    pool: Vec<Arc<MapCell>>,
+    /// The thread is exiting and published its batch: later deltas go straight to their site.
+    exited: bool,
 }
 
 impl Pending {
     /// Adds to `site`'s pending delta through `f`, which sees it (an empty one if `site` has
     /// none yet) and adds its own changes.
+    #[inline]
     fn add_with(&mut self, site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) {
+        if self.exited {
+            let mut delta = SiteDelta::default();
+            f(&mut delta);
+            delta.apply(site);
+            return;
+        }
+        let i = match &self.slots[self.last] {
+            Some((s, _)) if std::ptr::eq(*s, site) => self.last,
+            _ => self.slot_for(site),
+        };
+        self.last = i;
+        if let Some((_, d)) = &mut self.slots[i] {
+            f(d);
+        }
+        self.events += 1;
+        if self.events >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// The slot of `site`: the one it has, a free one, or one whose delta is published to
+    /// make room.
+    #[inline(never)]
+    fn slot_for(&mut self, site: &'static SiteCell) -> usize {
+        // The thread's batch is published when it exits (registered on first use).
+        let _ = EXIT_FLUSH.try_with(|_| {});
         let mut found = None;
         let mut free = None;
         for (i, slot) in self.slots.iter().enumerate() {
@@ -98,7 +131,7 @@ impl Pending {
                 _ => {}
             }
         }
-        let i = found.unwrap_or_else(|| {
+        found.unwrap_or_else(|| {
             let i = free.unwrap_or_else(|| {
                 // Evict the slot this event count points at.
                 let i = self.events as usize % SLOTS;
@@ -109,14 +142,7 @@ impl Pending {
             });
             self.slots[i] = Some((site, SiteDelta::default()));
             i
-        });
-        if let Some((_, d)) = &mut self.slots[i] {
-            f(d);
-        }
-        self.events += 1;
-        if self.events >= FLUSH_EVERY {
-            self.flush();
-        }
+        })
     }
 
     fn flush(&mut self) {
@@ -129,16 +155,28 @@ impl Pending {
     }
 }
 
-impl Drop for Pending {
+/// Publishes the thread's batch when the thread exits; maps dropped after that (by other
+/// thread-locals' destructors) publish directly.
+struct ExitFlush;
+
+impl Drop for ExitFlush {
     fn drop(&mut self) {
-        self.flush();
+        let _ = PENDING.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                p.flush();
+                p.exited = true;
+            }
+        });
     }
 }
 
 thread_local! {
     static PENDING: RefCell<Pending> = const {
-        RefCell::new(Pending { slots: [None; SLOTS], events: 0, pool: Vec::new() })
+        RefCell::new(Pending { slots: [None; SLOTS], last: 0, events: 0, exited: false })
     };
+    static EXIT_FLUSH: ExitFlush = const { ExitFlush };
+    /// Stats cells of dropped maps, for reuse by new ones on this thread.
+    static POOL: RefCell<Vec<Arc<MapCell>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Adds `delta` to `site`: batched on this thread, or directly if the thread is exiting.
@@ -148,20 +186,29 @@ pub(crate) fn add(site: &'static SiteCell, delta: &SiteDelta) {
 
 /// Adds to `site` the changes `f` adds to the delta it is given: batched on this thread, or
 /// directly if the thread is exiting.
+#[inline]
 pub(crate) fn add_with(site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) {
     let mut f = Some(f);
-    let _ = PENDING.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut()
-            && let Some(f) = f.take()
-        {
-            p.add_with(site, f);
+    add_dyn(site, &mut |d| {
+        if let Some(f) = f.take() {
+            f(d);
         }
     });
-    if let Some(f) = f {
-        let mut delta = SiteDelta::default();
-        f(&mut delta);
-        delta.apply(site);
-    }
+}
+
+/// [`add_with`] behind one non-generic function, so that the thread-local is reached from
+/// this crate's code (inlined) and not through `LocalKey`'s accessor from every caller's.
+#[inline(never)]
+fn add_dyn(site: &'static SiteCell, f: &mut dyn FnMut(&mut SiteDelta)) {
+    PENDING.with(|p| match p.try_borrow_mut() {
+        Ok(mut p) => p.add_with(site, f),
+        // Not reached (nothing runs user code while the batch is borrowed); still correct.
+        Err(_) => {
+            let mut delta = SiteDelta::default();
+            f(&mut delta);
+            delta.apply(site);
+        }
+    });
 }
 
 /// Publishes this thread's pending site updates.
@@ -175,30 +222,23 @@ pub(crate) fn flush_current_thread() {
 
 /// A stats cell from this thread's pool, if it has one.
 pub(crate) fn take_cell() -> Option<Arc<MapCell>> {
-    PENDING
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pool.pop()))
+    POOL.try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
         .ok()
         .flatten()
 }
 
 /// Retires an untracked map's cell: adds its last delta to its site (batched on this thread,
 /// or directly if the thread is exiting) and returns it to this thread's pool if it is unshared
-/// and the pool has room (or frees it). One visit to the thread's batch does both.
+/// and the pool has room (or frees it).
 pub(crate) fn retire(cell: Arc<MapCell>) {
-    let mut cell = Some(cell);
-    let _ = PENDING.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut()
-            && let Some(c) = cell.take()
-        {
-            p.add_with(c.site, |d| c.take_retirement_into(d));
-            if Arc::strong_count(&c) == 1 && p.pool.len() < POOL {
-                p.pool.push(c);
+    add_with(cell.site, |d| cell.take_retirement_into(d));
+    if Arc::strong_count(&cell) == 1 {
+        let _ = POOL.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut()
+                && p.len() < POOL_SIZE
+            {
+                p.push(cell);
             }
-        }
-    });
-    if let Some(c) = cell {
-        let mut delta = SiteDelta::default();
-        c.take_retirement_into(&mut delta);
-        delta.apply(c.site);
+        });
     }
 }
