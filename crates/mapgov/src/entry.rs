@@ -3,8 +3,7 @@
 use std::fmt::{self, Debug};
 use std::hash::{BuildHasher, Hash, RandomState};
 
-use crate::policy;
-use crate::stats::MapCell;
+use crate::gov::Gov;
 
 /// The methods of an `Entry` enum that only need its `OccupiedEntry` and `VacantEntry` to have
 /// std's methods: shared by `HashMap`'s and `SplitMap`'s entries. `$map` names the map in the
@@ -148,7 +147,7 @@ pub enum Entry<'a, K, V, S = RandomState> {
 /// An entry whose key is present.
 pub struct OccupiedEntry<'a, K, V, S = RandomState> {
     inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
-    cell: Option<&'a MapCell>,
+    gov: &'a mut Gov,
     /// The map's length (this entry included).
     len: usize,
 }
@@ -156,7 +155,7 @@ pub struct OccupiedEntry<'a, K, V, S = RandomState> {
 /// An entry whose key is absent.
 pub struct VacantEntry<'a, K, V, S = RandomState> {
     inner: hashbrown::hash_map::VacantEntry<'a, K, V, S>,
-    cell: Option<&'a MapCell>,
+    gov: &'a mut Gov,
     /// The map's length before this entry is inserted.
     len: usize,
 }
@@ -164,20 +163,20 @@ pub struct VacantEntry<'a, K, V, S = RandomState> {
 impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
     pub(crate) fn new(
         inner: hashbrown::hash_map::OccupiedEntry<'a, K, V, S>,
-        cell: Option<&'a MapCell>,
+        gov: &'a mut Gov,
         len: usize,
     ) -> Self {
-        OccupiedEntry { inner, cell, len }
+        OccupiedEntry { inner, gov, len }
     }
 }
 
 impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
     pub(crate) fn new(
         inner: hashbrown::hash_map::VacantEntry<'a, K, V, S>,
-        cell: Option<&'a MapCell>,
+        gov: &'a mut Gov,
         len: usize,
     ) -> Self {
-        VacantEntry { inner, cell, len }
+        VacantEntry { inner, gov, len }
     }
 }
 
@@ -213,12 +212,10 @@ impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
     #[inline]
     pub fn remove_entry(self) -> (K, V) {
         let r = self.inner.remove_entry();
-        if let Some(c) = self.cell {
-            let len = self.len - 1;
-            if c.on_remove(len) {
-                // A shrink waits for the next operation through the map; budgets re-arm now.
-                let _ = policy::on_limit(c, len as u64);
-            }
+        let len = self.len - 1;
+        if self.gov.on_remove(len) {
+            // A shrink waits for the next operation through the map; budgets re-arm now.
+            let _ = self.gov.on_limit(len);
         }
         r
     }
@@ -245,8 +242,8 @@ impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
     #[inline]
     pub fn insert(&mut self, value: V) -> V {
         let old = self.inner.insert(value);
-        if let Some(c) = self.cell {
-            c.updates.add(1);
+        if self.gov.on_update() {
+            let _ = self.gov.on_limit(self.len);
         }
         old
     }
@@ -280,12 +277,10 @@ where
     /// Inserts the value, returning a mutable reference to it.
     #[inline]
     pub fn insert(self, value: V) -> &'a mut V {
-        let (cell, len) = (self.cell, self.len);
+        let (gov, len) = (self.gov, self.len);
         let r = self.inner.insert(value);
-        if let Some(c) = cell
-            && c.on_insert(len + 1)
-        {
-            let _ = policy::on_limit(c, (len + 1) as u64);
+        if gov.on_insert(len + 1) {
+            let _ = gov.on_limit(len + 1);
         }
         r
     }
@@ -293,16 +288,14 @@ where
     /// Inserts the value, returning the occupied entry.
     #[inline]
     pub fn insert_entry(self, value: V) -> OccupiedEntry<'a, K, V, S> {
-        let (cell, len) = (self.cell, self.len);
+        let (gov, len) = (self.gov, self.len);
         let inner = self.inner.insert_entry(value);
-        if let Some(c) = cell
-            && c.on_insert(len + 1)
-        {
-            let _ = policy::on_limit(c, (len + 1) as u64);
+        if gov.on_insert(len + 1) {
+            let _ = gov.on_limit(len + 1);
         }
         OccupiedEntry {
             inner,
-            cell,
+            gov,
             len: len + 1,
         }
     }

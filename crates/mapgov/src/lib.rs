@@ -30,17 +30,18 @@
 //!
 //! ## How it works, and what it costs
 //!
-//! Each map is hashbrown's table plus 16 bytes: the creation site (from `#[track_caller]`) and
-//! a pointer to a stats cell allocated with the table. Ordinary operations bump the map's own
-//! counters with plain stores: no lock, no allocation, no syscall, no shared cache line.
-//! Lookups through `&self` (which many threads may do at once) are sampled: one in
-//! `MAPGOV_LOOKUP_SAMPLE` (default 1024) adds its weight with one atomic add, so shared read-only
-//! maps keep their throughput. Allocation, resize and drop are the cold path: they time the
-//! resize, update the site's aggregates, and register maps whose table reaches
-//! `MAPGOV_TRACK_MIN_BYTES` (default 64 KiB) individually.
-//!
-//! Every map that allocates costs its stats cell (about 490 bytes, measured by `mapbench`)
-//! beside its table; a tracked map adds a registry slot (a pointer).
+//! Each map is hashbrown's table plus a 16-byte handle. A *small* map (anonymous, under
+//! `MAPGOV_TRACK_MIN_BYTES`, default 64 KiB) keeps in its handle a pointer to its creation
+//! site and, in the spare bytes, what it did since it last published to that site: it has no
+//! per-map stats (`stats()` is `None`) and costs no allocation of its own. A map that is named,
+//! has a budget, counts every lookup or reaches the threshold has a stats cell (about 490 bytes)
+//! and its own stats; at the threshold it is also tracked individually. Ordinary operations
+//! bump the map's own counters with plain stores: no lock, no allocation, no syscall, no shared
+//! cache line. Lookups through `&self` (which many threads may do at once) are sampled: one in
+//! `MAPGOV_LOOKUP_SAMPLE` (default 1024) adds its weight with one atomic add, so shared
+//! read-only maps keep their throughput. Allocation, resize and drop are the cold path: they
+//! time the resize, publish to the site's aggregates through a per-thread batch, and register
+//! tracked maps.
 //!
 //! ## Call sites
 //!

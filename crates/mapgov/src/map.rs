@@ -143,7 +143,7 @@ impl<K, V, S> HashMap<K, V, S> {
         TableState {
             len: self.base.len(),
             capacity: self.base.capacity(),
-            bytes: self.gov.cell().map_or(0, |c| c.bytes.get() as usize),
+            bytes: self.gov.known_bytes(),
         }
     }
 
@@ -162,8 +162,13 @@ impl<K, V, S> HashMap<K, V, S> {
         self.gov.set_policy::<K, V>(state, |s| s.shrink = policy);
     }
 
-    /// This map's stats, whether or not it is tracked individually; `None` when governance is
-    /// off or the map has not allocated (nor been named) yet.
+    /// This map's own stats, whether or not it is tracked individually.
+    ///
+    /// `None` when governance is off, when the map has not allocated (nor been named) yet,
+    /// and for a small anonymous map: one under `MAPGOV_TRACK_MIN_BYTES` that is not named,
+    /// has no budget and samples its lookups keeps its counts in its handle and publishes them
+    /// to its creation site (`snapshot().sites`), without stats of its own. Naming it (or a
+    /// budget, or `count_every_lookup`) gives it stats from then on.
     pub fn stats(&self) -> Option<MapStats> {
         self.gov.cell().map(map_stats)
     }
@@ -237,9 +242,14 @@ impl<K, V, S> HashMap<K, V, S> {
     /// The map is empty afterwards even if the iterator is dropped early (or leaked).
     #[inline]
     pub fn drain(&mut self) -> Drain<'_, K, V> {
+        let len = self.base.len();
+        if self.gov.is_small() {
+            // The table stays allocated (the iterator gives it back emptied).
+            self.gov.count_small_bulk(len, 0);
+        }
         let cell = self.gov.cell();
         if let Some(c) = cell {
-            c.removes.add(self.base.len() as u64);
+            c.removes.add(len as u64);
         }
         Drain::new(self.base.drain(), cell)
     }
@@ -252,6 +262,11 @@ impl<K, V, S> HashMap<K, V, S> {
     where
         F: FnMut(&K, &mut V) -> bool,
     {
+        if self.gov.is_small() {
+            // Counts as it goes through a cell.
+            let state = self.table_state();
+            self.gov.ensure_cell::<K, V>(state);
+        }
         let cell = self.gov.cell();
         let len = self.base.len();
         ExtractIf::new(self.base.extract_if(pred), cell, len)
@@ -299,21 +314,49 @@ where
     #[inline(always)]
     fn grow_for_insert(&mut self) {
         if self.base.len() == self.base.capacity() {
-            self.resize_cold(|base| base.reserve(1));
+            self.grow_cold();
         }
+    }
+
+    /// [`grow_for_insert`](Self::grow_for_insert)'s growth. A table without tombstones grows
+    /// into a new allocation, and hashbrown moves nothing until every entry is hashed: a
+    /// panicking hasher leaves the old table as it was. So a small map without tombstones (and
+    /// a map's first allocation, which hashes nothing) needs none of
+    /// [`resize_cold`](Self::resize_cold)'s reconciliation.
+    #[cold]
+    #[inline(never)]
+    fn grow_cold(&mut self) {
+        let (len, capacity) = (self.base.len(), self.base.capacity());
+        let first = capacity == 0 && self.gov.is_bare() && crate::config::enabled();
+        if !first && !self.gov.small_without_tombstones(capacity) {
+            self.resize_cold(|base| base.reserve(1));
+            return;
+        }
+        let bytes = self.gov.known_bytes();
+        let ((), nanos) = timed(bytes, || self.base.reserve(1));
+        let before = TableState {
+            len,
+            capacity,
+            bytes,
+        };
+        let after = TableState {
+            len,
+            capacity: self.base.capacity(),
+            bytes: self.base.allocation_size(),
+        };
+        self.gov.after_resize::<K, V>(before, after, nanos);
     }
 
     /// Runs an operation that may reallocate or rehash the table, timing and counting it.
     #[cold]
     #[inline(never)]
     fn resize_cold<R>(&mut self, op: impl FnOnce(&mut hashbrown::HashMap<K, V, S>) -> R) -> R {
-        if self.gov.cell().is_none() && !crate::config::enabled() {
+        if self.gov.is_bare() && !crate::config::enabled() {
             return op(&mut self.base);
         }
-        let mut guard = Reconcile::new(self, true);
-        guard.before.bytes = guard.map.base.allocation_size();
+        let bytes = self.base.allocation_size();
+        let mut guard = Reconcile::with_bytes(self, true, bytes);
         guard.measure = Some(allocation_size::<K, V, S>);
-        let bytes = guard.before.bytes;
         let (r, nanos) = timed(bytes, || op(&mut guard.map.base));
         guard.nanos = nanos;
         r
@@ -324,10 +367,7 @@ where
     #[cold]
     #[inline(never)]
     fn policy_cold(&mut self) {
-        let Some(c) = self.gov.cell() else {
-            return;
-        };
-        if let Action::ShrinkTo(n) = policy::on_limit(c, self.base.len() as u64) {
+        if let Action::ShrinkTo(n) = self.gov.on_limit(self.base.len()) {
             self.resize_cold(|base| base.shrink_to(n));
         }
     }
@@ -392,16 +432,15 @@ where
             self.resize_cold(|base| base.reserve(1));
         }
         let len = self.base.len();
-        let gov = &self.gov;
-        let cell = gov.cell();
+        let gov = &mut self.gov;
         match self.base.entry(key) {
             hashbrown::hash_map::Entry::Occupied(o) => {
                 gov.record_lookup(true);
-                Entry::Occupied(OccupiedEntry::new(o, cell, len))
+                Entry::Occupied(OccupiedEntry::new(o, gov, len))
             }
             hashbrown::hash_map::Entry::Vacant(v) => {
                 gov.record_lookup(false);
-                Entry::Vacant(VacantEntry::new(v, cell, len))
+                Entry::Vacant(VacantEntry::new(v, gov, len))
             }
         }
     }
@@ -507,17 +546,12 @@ where
     pub fn insert(&mut self, k: K, v: V) -> Option<V> {
         self.grow_for_insert();
         let old = self.base.insert(k, v);
-        if let Some(c) = self.gov.cell() {
-            let crossed = match old {
-                None => c.on_insert(self.base.len()),
-                Some(_) => {
-                    c.updates.add(1);
-                    false
-                }
-            };
-            if crossed {
-                self.policy_cold();
-            }
+        let cold = match old {
+            None => self.gov.on_insert(self.base.len()),
+            Some(_) => self.gov.on_update(),
+        };
+        if cold {
+            self.policy_cold();
         }
         old
     }
@@ -530,10 +564,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.remove(k);
-        if r.is_some()
-            && let Some(c) = self.gov.cell()
-            && c.on_remove(self.base.len())
-        {
+        if r.is_some() && self.gov.on_remove(self.base.len()) {
             self.policy_cold();
         }
         r
@@ -547,10 +578,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.base.remove_entry(k);
-        if r.is_some()
-            && let Some(c) = self.gov.cell()
-            && c.on_remove(self.base.len())
-        {
+        if r.is_some() && self.gov.on_remove(self.base.len()) {
             self.policy_cold();
         }
         r
@@ -608,7 +636,17 @@ fn allocation_size<K: Eq + Hash, V, S: BuildHasher>(m: &hashbrown::HashMap<K, V,
 
 impl<'a, K, V, S> Reconcile<'a, K, V, S> {
     fn new(map: &'a mut HashMap<K, V, S>, resize: bool) -> Self {
-        let before = map.table_state();
+        let bytes = map.gov.known_bytes();
+        Self::with_bytes(map, resize, bytes)
+    }
+
+    /// [`new`](Self::new) for a table of `bytes` bytes now.
+    fn with_bytes(map: &'a mut HashMap<K, V, S>, resize: bool, bytes: usize) -> Self {
+        let before = TableState {
+            len: map.base.len(),
+            capacity: map.base.capacity(),
+            bytes,
+        };
         Reconcile {
             map,
             before,
@@ -623,11 +661,17 @@ impl<'a, K, V, S> Reconcile<'a, K, V, S> {
 
 impl<K, V, S> Drop for Reconcile<'_, K, V, S> {
     fn drop(&mut self) {
-        let mut after = self.map.table_state();
-        after.bytes = match self.measure {
-            Some(measure) => measure(&self.map.base),
-            None => self.bytes_after,
+        let after = TableState {
+            len: self.map.base.len(),
+            capacity: self.map.base.capacity(),
+            bytes: match self.measure {
+                Some(measure) => measure(&self.map.base),
+                None => self.bytes_after,
+            },
         };
+        if self.map.gov.is_small() {
+            self.map.gov.count_small_bulk(self.before.len, after.len);
+        }
         if let Some(c) = self.map.gov.cell() {
             if after.len < self.before.len {
                 c.removes.add((self.before.len - after.len) as u64);
@@ -681,6 +725,7 @@ where
         // `clone` panics (it then empties the table).
         self.clear();
         let had_cell = self.gov.cell().is_some();
+        let was_small = self.gov.is_small();
         let source_bytes = source.table_state().bytes;
         {
             let mut guard = Reconcile::new(self, false);
@@ -692,6 +737,9 @@ where
         if let (false, Some(c)) = (had_cell, self.gov.cell()) {
             c.inserts.add(c.len_base.get());
             c.len_base.set(0);
+        }
+        if !was_small && self.gov.is_small() {
+            self.gov.small_entries_were_inserted();
         }
     }
 }
@@ -880,8 +928,8 @@ where
         self.grow_for_insert();
         if let hashbrown::hash_map::EntryRef::Occupied(mut o) = self.base.entry_ref(&key) {
             let old = o.replace_key(key);
-            if let Some(c) = self.gov.cell() {
-                c.updates.add(1);
+            if self.gov.on_update() {
+                self.policy_cold();
             }
             return Some(old);
         }

@@ -32,6 +32,26 @@ pub(crate) struct Registry {
     /// Tracked maps; `None` marks a free slot.
     pub(crate) maps: Vec<Option<Arc<MapCell>>>,
     free: Vec<usize>,
+    /// Small-map sites by (site address, entry size, entry alignment).
+    small_sites: StdMap<(usize, usize, usize), &'static SmallSite>,
+}
+
+/// A site as a small map without a stats cell sees it: the site, and the size and alignment
+/// of the map's entries (a site is a source location, shared by maps of every type created
+/// there; a small map needs its own entries' layout to know its table's bytes from its bucket
+/// count).
+#[derive(Debug)]
+pub(crate) struct SmallSite {
+    pub(crate) site: &'static SiteCell,
+    pub(crate) entry_size: usize,
+    pub(crate) entry_align: usize,
+}
+
+impl SmallSite {
+    /// The bytes of a table of `2^buckets_log2` buckets of this site's entries.
+    pub(crate) fn table_bytes(&self, buckets_log2: u8) -> usize {
+        crate::stats::table_bytes_for_buckets(1 << buckets_log2, self.entry_size, self.entry_align)
+    }
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
@@ -111,6 +131,43 @@ thread_local! {
     /// Direct-mapped cache from a `Location`'s address to its unnamed site.
     static SITE_CACHE_SLOTS: [Cell<(usize, Option<&'static SiteCell>)>; SITE_CACHE] =
         const { [const { Cell::new((0, None)) }; SITE_CACHE] };
+}
+
+const SMALL_SITE_CACHE: usize = 32;
+
+thread_local! {
+    /// Direct-mapped cache from a `Location`'s address and an entry layout to its small site.
+    static SMALL_SITE_CACHE_SLOTS: [Cell<(usize, usize, Option<&'static SmallSite>)>; SMALL_SITE_CACHE] =
+        const { [const { Cell::new((0, 0, None)) }; SMALL_SITE_CACHE] };
+}
+
+/// The unnamed site of `loc` with the layout of `(K, V)` entries, for a small map, through a
+/// per-thread cache (no lock when cached).
+pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static SmallSite {
+    let (size, align) = (size_of::<(K, V)>(), align_of::<(K, V)>());
+    let addr = loc as *const Location<'static> as usize;
+    let layout = size << 8 | align.trailing_zeros() as usize;
+    let slot = ((addr >> 3) ^ layout) % SMALL_SITE_CACHE;
+    let cached = SMALL_SITE_CACHE_SLOTS.try_with(|c| {
+        let (a, l, s) = c[slot].get();
+        if a == addr && l == layout { s } else { None }
+    });
+    if let Ok(Some(small)) = cached {
+        return small;
+    }
+    let site = site_for::<K, V>(loc);
+    let small = *lock()
+        .small_sites
+        .entry((site as *const SiteCell as usize, size, align))
+        .or_insert_with(|| {
+            Box::leak(Box::new(SmallSite {
+                site,
+                entry_size: size,
+                entry_align: align,
+            }))
+        });
+    let _ = SMALL_SITE_CACHE_SLOTS.try_with(|c| c[slot].set((addr, layout, Some(small))));
+    small
 }
 
 /// The unnamed site of `loc`, through a per-thread cache (no lock when cached).

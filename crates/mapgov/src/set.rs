@@ -150,8 +150,13 @@ impl<T, S> HashSet<T, S> {
         }
     }
 
-    /// This set's stats, whether or not it is tracked individually; `None` when governance is
-    /// off or the set has not allocated (nor been named) yet.
+    /// This set's own stats, whether or not it is tracked individually.
+    ///
+    /// `None` when governance is off, when the set has not allocated (nor been named) yet,
+    /// and for a small anonymous set: one under `MAPGOV_TRACK_MIN_BYTES` that is not named,
+    /// has no budget and samples its lookups keeps its counts in its handle and publishes them
+    /// to its creation site (`snapshot().sites`), without stats of its own. Naming it (or a
+    /// budget, or `count_every_lookup`) gives it stats from then on.
     pub fn stats(&self) -> Option<MapStats> {
         self.map.stats()
     }
@@ -1384,10 +1389,10 @@ mod tests {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use super::HashSet;
-    use crate::MapStats;
     use crate::hash_set::{
         Difference, Drain, Intersection, IntoIter, Iter, SymmetricDifference, Union,
     };
+    use crate::{MapStats, SiteStats, Snapshot};
 
     /// A deterministic hasher: with it, a governed set and a std set given the same operations
     /// have the same table, so even iteration order and capacity must agree.
@@ -1462,6 +1467,57 @@ mod tests {
             hits: stats.hits,
             misses: stats.misses,
         }
+    }
+
+    /// The counters of the site of the anonymous sets created at `line` of this file.
+    ///
+    /// Small anonymous sets have no stats of their own: what they do is counted exactly at their
+    /// site. Tests run in parallel in one process, but only the test at `line` creates sets
+    /// there, so the difference between two snapshots at that line is its own.
+    #[derive(Debug, Default, PartialEq)]
+    struct SiteCounts {
+        created: i64,
+        dropped: i64,
+        entries: i64,
+        bytes: i64,
+        inserts: i64,
+        updates: i64,
+        removes: i64,
+    }
+
+    impl SiteCounts {
+        fn at(snap: &Snapshot, line: u32) -> SiteCounts {
+            site_at(snap, line).map_or_else(SiteCounts::default, |s| SiteCounts {
+                created: s.maps_created as i64,
+                dropped: s.maps_dropped as i64,
+                entries: s.entries as i64,
+                bytes: s.allocated_bytes as i64,
+                inserts: s.inserts as i64,
+                updates: s.updates as i64,
+                removes: s.removes as i64,
+            })
+        }
+
+        /// What the sets created at `line` did between `before` and `after`.
+        fn delta(before: &Snapshot, after: &Snapshot, line: u32) -> SiteCounts {
+            let (b, a) = (SiteCounts::at(before, line), SiteCounts::at(after, line));
+            SiteCounts {
+                created: a.created - b.created,
+                dropped: a.dropped - b.dropped,
+                entries: a.entries - b.entries,
+                bytes: a.bytes - b.bytes,
+                inserts: a.inserts - b.inserts,
+                updates: a.updates - b.updates,
+                removes: a.removes - b.removes,
+            }
+        }
+    }
+
+    /// The site of the anonymous sets created at `line` of this file, if any was.
+    fn site_at(snap: &Snapshot, line: u32) -> Option<&SiteStats> {
+        snap.sites
+            .iter()
+            .find(|s| s.site.file == file!() && s.site.line == line && s.name.is_none())
     }
 
     /// Asserts the governed set and std's agree on everything observable, and that the stats
@@ -1651,7 +1707,8 @@ mod tests {
 
     #[test]
     fn set_replace_grows_a_full_table_exactly_like_std() {
-        let mut set: Gov<u32> = HashSet::default();
+        // Counted through its own cell from the start (an anonymous set this small has none).
+        let mut set: Gov<u32> = HashSet::default().count_every_lookup();
         let mut std: Std<u32> = Std::default();
         let mut n = 0;
         while set.len() < set.capacity() || set.is_empty() {
@@ -1807,10 +1864,27 @@ mod tests {
         assert!(small != large); // lengths differ: no probe
         assert_eq!(lookups(&large), l);
 
-        // Operators: the result is a fresh set whose inserts are counted.
-        let u = &small | &large;
-        let st = u.stats().unwrap();
-        assert_eq!((st.len, st.inserts, st.updates), (11, 11, 0));
+        // Operators: the result is a fresh set whose inserts are counted. It is small and
+        // anonymous, so they are counted at its site: the line of the operator.
+        let before = crate::snapshot();
+        let (u, line) = (&small | &large, line!());
+        assert_eq!(u.len(), 11);
+        assert!(u.stats().is_none(), "small and anonymous: no stats");
+        drop(u);
+        let after = crate::snapshot();
+        // Created and dropped, with no entries nor bytes left, after 11 inserts.
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            inserts: 11,
+            ..SiteCounts::default()
+        };
+        assert_eq!(SiteCounts::delta(&before, &after, line), expected);
+        assert_eq!(site_at(&after, line).unwrap().peak_len, 11);
+        // The operator is a union: it probed the larger operand once per element of the
+        // smaller, as `union` does.
+        assert_eq!(lookups(&small), s1);
+        assert_eq!(lookups(&large), (l.0 + 2, l.1 + 1));
     }
 
     #[test]
@@ -1876,13 +1950,34 @@ mod tests {
             format!("{:#?}", StdSet::from([7]))
         );
 
-        let mut b = a.clone();
+        // The clone is small and anonymous: it is counted at its site, the line of `clone()`.
+        let before = crate::snapshot();
+        let (mut b, line) = (a.clone(), line!());
+        assert!(b.stats().is_none(), "small and anonymous: no stats");
         assert_eq!(a, b);
         b.insert(4);
         assert_ne!(a, b);
         b.clone_from(&a);
         assert_eq!(b, a);
-        assert_eq!(b.stats().unwrap().len, 3);
+        // `clone_from` published its change: the site holds exactly the copy's entries and table.
+        let mid = crate::snapshot();
+        let d = SiteCounts::delta(&before, &mid, line);
+        assert_eq!(
+            (d.created, d.dropped, d.entries, d.bytes),
+            (1, 0, 3, b.allocation_size() as i64)
+        );
+        drop(b);
+        let after = crate::snapshot();
+        // `insert(4)` and the three elements `clone_from` copied in are inserts; the four it
+        // cleared first are removes; the dropped copy left no entries nor bytes.
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            inserts: 4,
+            removes: 4,
+            ..SiteCounts::default()
+        };
+        assert_eq!(SiteCounts::delta(&before, &after, line), expected);
 
         let mut c: HashSet<u32> = HashSet::default();
         c.extend(&[5, 6, 5]);
@@ -1929,33 +2024,44 @@ mod tests {
     #[test]
     fn set_constructors_and_operators_report_the_callers_line() {
         let here = file!();
-        let site = |s: &HashSet<u32>| {
-            let st = s.stats().expect("stats");
-            assert_eq!(st.site.file, here);
-            assert_eq!(st.value_type, "()");
-            st.site.line
-        };
+        // A named set has stats of its own, which name the caller's line.
         let (s, l) = (HashSet::<u32>::new().named("tc"), line!());
-        assert_eq!(site(&s), l);
-        let (s, l) = (HashSet::<u32>::with_capacity(3), line!());
-        assert_eq!(site(&s), l);
+        let st = s.stats().expect("named sets have stats");
+        assert_eq!((st.site.file.as_str(), st.site.line), (here, l));
+        assert_eq!(st.value_type, "()");
+
+        // Small anonymous sets have none: each is counted at its site, the caller's line.
+        let anonymous = |s: &HashSet<u32>, l: u32| {
+            assert!(s.stats().is_none(), "line {l}: small, anonymous, no stats");
+            l
+        };
+        let before = crate::snapshot();
+        let (w, l) = (HashSet::<u32>::with_capacity(3), line!());
+        let mut lines = vec![anonymous(&w, l)];
         let (mut s, l) = (HashSet::<u32>::default(), line!());
         s.insert(1);
-        assert_eq!(site(&s), l);
+        lines.push(anonymous(&s, l));
         let (a, l) = (HashSet::from([1, 2]), line!());
-        assert_eq!(site(&a), l);
+        lines.push(anonymous(&a, l));
         let (b, l) = (HashSet::from_iter([2, 3]), line!());
-        assert_eq!(site(&b), l);
+        lines.push(anonymous(&b, l));
         let (c, l) = (a.clone(), line!());
-        assert_eq!(site(&c), l);
+        lines.push(anonymous(&c, l));
         let (u, l) = (&a | &b, line!());
-        assert_eq!(site(&u), l);
+        lines.push(anonymous(&u, l));
         let (i, l) = (&a & &b, line!());
-        assert_eq!(site(&i), l);
+        lines.push(anonymous(&i, l));
         let (x, l) = (&a ^ &b, line!());
-        assert_eq!(site(&x), l);
+        lines.push(anonymous(&x, l));
         let (d, l) = (&a - &b, line!());
-        assert_eq!(site(&d), l);
+        lines.push(anonymous(&d, l));
+        let after = crate::snapshot();
+        for l in lines {
+            let site = site_at(&after, l).unwrap_or_else(|| panic!("no site at {here}:{l}"));
+            assert_eq!(site.value_type, "()", "line {l}");
+            assert_eq!(site.maps_live, 1, "line {l}");
+            assert_eq!(SiteCounts::delta(&before, &after, l).created, 1, "line {l}");
+        }
     }
 
     #[test]

@@ -775,9 +775,20 @@ pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
             None => return usize::MAX,
         }
     };
+    table_bytes_for_buckets(buckets, size, align)
+}
+
+/// The allocation of a hashbrown table of `buckets` buckets (a power of two) of `size`/`align`.
+pub(crate) fn table_bytes_for_buckets(buckets: usize, size: usize, align: usize) -> usize {
     let ctrl_align = align.max(GROUP_WIDTH);
     let ctrl_offset = (size * buckets + ctrl_align - 1) & !(ctrl_align - 1);
     ctrl_offset + buckets + GROUP_WIDTH
+}
+
+/// The log2 of the bucket count of a hashbrown table of `bytes` bytes with entries of
+/// `size`/`align`, if one of at most 2^16 buckets has exactly that size.
+pub(crate) fn buckets_log2_for(bytes: usize, size: usize, align: usize) -> Option<u8> {
+    (0..=16u8).find(|&log| table_bytes_for_buckets(1 << log, size, align) == bytes)
 }
 
 thread_local! {
@@ -809,22 +820,47 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
 /// only by the sampled lookup.
 #[inline(always)]
 pub(crate) fn record_sampled_lookup(cell: &MapCell, hit: bool) {
-    let due = COUNTDOWN.with(|c| {
+    if countdown_ran_out() {
+        sample(Sampled::Cell(cell), hit);
+    }
+}
+
+/// [`record_sampled_lookup`] for a small map without a cell: a sampled lookup is added to its
+/// site through the thread's batch, with the configured weight.
+#[inline(always)]
+pub(crate) fn record_sampled_site_lookup(site: &'static SiteCell, hit: bool) {
+    if countdown_ran_out() {
+        sample(Sampled::Site(site), hit);
+    }
+}
+
+/// Decrements the thread's countdown; whether it ran out (this lookup may be the sampled one).
+#[inline(always)]
+fn countdown_ran_out() -> bool {
+    COUNTDOWN.with(|c| {
         let left = c.get().wrapping_sub(1);
         c.set(left);
         left == 0
-    });
-    if due {
-        sample(cell, hit);
-    }
+    })
+}
+
+/// Where a sampled lookup is counted.
+#[derive(Clone, Copy)]
+enum Sampled<'a> {
+    Cell(&'a MapCell),
+    Site(&'static SiteCell),
 }
 
 /// The countdown ran out: count this lookup if it is the sampled one (the thread's first
 /// lookup only draws where its first sample falls), and draw the next countdown.
 #[cold]
 #[inline(never)]
-fn sample(cell: &MapCell, hit: bool) {
-    let rate = cell.lookup_sample.load(Relaxed).max(1);
+fn sample(target: Sampled<'_>, hit: bool) {
+    let rate = match target {
+        Sampled::Cell(cell) => cell.lookup_sample.load(Relaxed),
+        Sampled::Site(_) => crate::config::get().lookup_sample,
+    }
+    .max(1);
     let mut state = SAMPLER.with(Cell::get);
     if state == 0 {
         // The thread's first lookup: start with a countdown drawn like every other, so that a
@@ -838,8 +874,17 @@ fn sample(cell: &MapCell, hit: bool) {
             return;
         }
     }
-    let counter = if hit { &cell.hits } else { &cell.misses };
-    counter.fetch_add(u64::from(rate), Relaxed);
+    match target {
+        Sampled::Cell(cell) => {
+            let counter = if hit { &cell.hits } else { &cell.misses };
+            counter.fetch_add(u64::from(rate), Relaxed);
+        }
+        Sampled::Site(site) => {
+            // Hits and misses, in the order of `Totals::fields`.
+            let i = if hit { 3 } else { 4 };
+            crate::batch::add_with(site, |d| d.totals[i] += i64::from(rate));
+        }
+    }
     COUNTDOWN.with(|c| c.set(next_interval(state, rate)));
     SAMPLER.with(|s| s.set(xorshift(state)));
 }

@@ -91,8 +91,12 @@ impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut HashMap<K, V, S> {
 
     /// Removes every entry, yielding them in parallel; the allocation is kept.
     fn par_drain(self) -> MapParDrain<'a, K, V> {
+        let len = self.base.len();
+        if self.gov.is_small() {
+            self.gov.count_small_bulk(len, 0);
+        }
         if let Some(c) = self.gov.cell() {
-            c.removes.add(self.base.len() as u64);
+            c.removes.add(len as u64);
         }
         self.base.par_drain()
     }
@@ -488,7 +492,38 @@ where
 mod tests {
     use ::rayon::prelude::*;
 
-    use crate::{HashMap, HashSet};
+    use crate::{HashMap, HashSet, SiteStats, Snapshot};
+
+    /// The site of the anonymous maps created at `line` of this file, if any was.
+    fn site_at(snap: &Snapshot, line: u32) -> Option<&SiteStats> {
+        snap.sites
+            .iter()
+            .find(|s| s.site.file == file!() && s.site.line == line && s.name.is_none())
+    }
+
+    /// What the anonymous maps created at `line` of this file did between two snapshots:
+    /// maps created, maps dropped, entries, bytes, inserts, updates, removes.
+    ///
+    /// Small anonymous maps have no stats of their own; they are counted exactly at their site.
+    /// Tests run in parallel in one process, but only the test at `line` creates maps there.
+    fn site_delta(before: &Snapshot, after: &Snapshot, line: u32) -> [i64; 7] {
+        let counts = |snap: &Snapshot| {
+            site_at(snap, line).map_or([0; 7], |s| {
+                [
+                    s.maps_created,
+                    s.maps_dropped,
+                    s.entries,
+                    s.allocated_bytes,
+                    s.inserts,
+                    s.updates,
+                    s.removes,
+                ]
+                .map(|v| v as i64)
+            })
+        };
+        let (b, a) = (counts(before), counts(after));
+        std::array::from_fn(|i| a[i] - b[i])
+    }
 
     #[test]
     fn set_parallel_iterators_match_the_sequential_ones() {
@@ -518,15 +553,31 @@ mod tests {
         set.par_extend(refs.par_iter());
         assert_eq!(set.stats().unwrap().inserts, 602);
 
+        // A collected set this small is anonymous and small: no stats of its own.
         let collected: HashSet<u32> = (0..5000u32).into_par_iter().collect();
         assert_eq!(collected.len(), 5000);
-        assert_eq!(collected.stats().unwrap().inserts, 5000);
-        assert_eq!(collected.stats().unwrap().len, 5000);
+        assert!((0..5000).all(|i| collected.contains(&i)));
+        assert!(collected.stats().is_none());
+        // It is counted at its site, which `collect()` puts inside rayon (a line other tests
+        // collect at too); `collect()` calls `from_par_iter`, which called here counts at this
+        // line, exactly.
+        let before = crate::snapshot();
+        let items = (0..5000u32).into_par_iter();
+        let (collected, line) = (HashSet::<u32>::from_par_iter(items), line!());
+        assert_eq!(collected.len(), 5000);
+        assert!(collected.stats().is_none());
+        drop(collected);
+        let after = crate::snapshot();
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(site_delta(&before, &after, line), [1, 1, 0, 0, 5000, 0, 0]);
+        assert_eq!(site_at(&after, line).unwrap().peak_len, 5000);
     }
 
     #[test]
     fn set_par_drain_empties_and_counts_removes() {
-        let mut set: HashSet<u32> = (0..3000).collect();
+        // A set with its own stats from the start (a name).
+        let mut set: HashSet<u32> = HashSet::new().named("rayon-par-drain");
+        set.extend(0..3000);
         let cap = set.capacity();
         let sum: u64 = set.par_drain().map(u64::from).sum();
         assert_eq!(sum, (0..3000u64).sum::<u64>());
@@ -539,7 +590,35 @@ mod tests {
         set.extend(0..10);
         drop(set.par_drain());
         assert!(set.is_empty());
-        assert_eq!(set.stats().unwrap().len, 0);
+        let stats = set.stats().unwrap();
+        assert_eq!((stats.len, stats.inserts, stats.removes), (0, 3010, 3010));
+
+        // A small anonymous set counts the same at its site.
+        let before = crate::snapshot();
+        let (mut small, line) = (HashSet::<u32>::from_iter(0..3000), line!());
+        assert!(small.stats().is_none());
+        let cap = small.capacity();
+        let sum: u64 = small.par_drain().map(u64::from).sum();
+        assert_eq!(sum, (0..3000u64).sum::<u64>());
+        assert!(small.is_empty());
+        assert_eq!(small.capacity(), cap);
+        small.extend(0..10);
+        drop(small.par_drain());
+        assert!(small.is_empty());
+        // The drains published their removes: the live set's site holds no entries.
+        let mid = crate::snapshot();
+        let [created, dropped, entries, _, inserts, _, removes] = site_delta(&before, &mid, line);
+        assert_eq!(
+            (created, dropped, entries, inserts, removes),
+            (1, 0, 0, 3010, 3010)
+        );
+        drop(small);
+        let after = crate::snapshot();
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(
+            site_delta(&before, &after, line),
+            [1, 1, 0, 0, 3010, 0, 3010]
+        );
     }
 
     #[test]
@@ -571,9 +650,20 @@ mod tests {
         assert_eq!(drained, total + 3);
         assert_eq!(map.stats().unwrap().len, 0);
 
-        let collected: HashMap<u32, u32> = (0..100u32).into_par_iter().map(|i| (i, i)).collect();
-        assert_eq!(collected.stats().unwrap().inserts, 100);
+        // A collected map this small is anonymous and small: it is counted at its site, which
+        // `collect()` puts inside rayon (a line other tests collect at too). `collect()` calls
+        // `from_par_iter`, which called here counts at this line, exactly.
+        let before = crate::snapshot();
+        let pairs = (0..100u32).into_par_iter().map(|i| (i, i));
+        let (collected, line) = (HashMap::<u32, u32>::from_par_iter(pairs), line!());
+        assert_eq!(collected.len(), 100);
+        assert!(collected.stats().is_none());
+        // Consuming it retires it as a drop does.
         let back: Vec<(u32, u32)> = collected.into_par_iter().collect();
         assert_eq!(back.len(), 100);
+        let after = crate::snapshot();
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(site_delta(&before, &after, line), [1, 1, 0, 0, 100, 0, 0]);
+        assert_eq!(site_at(&after, line).unwrap().peak_len, 100);
     }
 }

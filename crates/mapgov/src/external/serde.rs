@@ -4,9 +4,9 @@
 //! The formats are std's: a map (either kind) serializes as a map, a set as a sequence; a
 //! `SplitMap` and a `HashMap` read each other's documents. Serializing iterates and counts
 //! nothing. Deserializing builds the collection through its governed constructor and governed
-//! `insert`, so the new collection's stats are exact: one insert per distinct key, one update
-//! per repeated key of a map (the later value wins, as in std); a repeated element of a set
-//! counts as `HashSet::insert` counts it. A `SplitMap` that outgrows its tables while it is
+//! `insert`, so its counts are exact (in its own stats, or at its site for a small anonymous
+//! one): one insert per distinct key, one update per repeated key of a map (the later value
+//! wins, as in std); a repeated element of a set counts as `HashSet::insert` counts it. A `SplitMap` that outgrows its tables while it is
 //! read splits them, and counts the splits, as on any other insert.
 //!
 //! A deserialized collection's creation site is inside mapgov (serde gives no caller location);
@@ -202,10 +202,67 @@ where
 #[cfg(test)]
 mod tests {
     use std::hash::{BuildHasherDefault, DefaultHasher};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
 
-    use crate::{HashMap, HashSet};
+    use crate::{HashMap, HashSet, SiteStats, Snapshot};
 
     type Fixed = BuildHasherDefault<DefaultHasher>;
+
+    /// Lines above this one build the deserialized collections (the tests' own lines are below).
+    const TESTS_START: u32 = line!();
+
+    /// Serializes the tests that deserialize a `HashMap` or a `HashSet`.
+    ///
+    /// A small deserialized collection has no stats of its own: it is counted at its site, the
+    /// line of this file where the visitor builds it, which every such test shares. Holding
+    /// this lock, a test is the only one touching those sites; it drops what it deserialized and
+    /// takes a snapshot (which publishes its thread's pending counts) before releasing it.
+    static DESERIALIZING: Mutex<()> = Mutex::new(());
+
+    fn deserializing() -> MutexGuard<'static, ()> {
+        DESERIALIZING.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The anonymous sites of this file above the tests: where the visitors build collections.
+    fn visitor_sites(snap: &Snapshot) -> impl Iterator<Item = &SiteStats> {
+        snap.sites
+            .iter()
+            .filter(|s| s.site.file == file!() && s.site.line < TESTS_START && s.name.is_none())
+    }
+
+    /// The one visitor site whose counters changed between `before` and `after` (taken under
+    /// [`deserializing`]), its value type, and what changed: maps created, maps dropped,
+    /// entries, bytes, inserts, updates, removes.
+    fn deserialized_delta(before: &Snapshot, after: &Snapshot) -> (String, [i64; 7]) {
+        let counts = |s: &SiteStats| {
+            [
+                s.maps_created,
+                s.maps_dropped,
+                s.entries,
+                s.allocated_bytes,
+                s.inserts,
+                s.updates,
+                s.removes,
+            ]
+            .map(|v| v as i64)
+        };
+        let changed: Vec<(String, [i64; 7])> = visitor_sites(after)
+            .filter_map(|a| {
+                let b = visitor_sites(before)
+                    .find(|b| b.site == a.site)
+                    .map_or([0; 7], counts);
+                let a_counts = counts(a);
+                let d: [i64; 7] = std::array::from_fn(|i| a_counts[i] - b[i]);
+                (d != [0; 7]).then(|| (a.value_type.clone(), d))
+            })
+            .collect();
+        assert_eq!(
+            changed.len(),
+            1,
+            "exactly one visitor site changed: {changed:?}"
+        );
+        changed.into_iter().next().unwrap()
+    }
 
     #[test]
     fn map_round_trips_through_json_like_std() {
@@ -216,13 +273,21 @@ mod tests {
             std_map.insert(format!("k{i}"), i);
         }
         let json = serde_json::to_string(&map).unwrap();
+        let _serial = deserializing();
+        let before = crate::snapshot();
         let back: HashMap<String, u32> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, map);
         // The same document as std's map, up to order.
         let as_std: std::collections::HashMap<String, u32> = serde_json::from_str(&json).unwrap();
         assert_eq!(as_std, std_map);
-        let stats = back.stats().unwrap();
-        assert_eq!((stats.len, stats.inserts, stats.updates), (50, 50, 0));
+        // Small and anonymous: counted at its site, exactly.
+        assert!(back.stats().is_none());
+        drop(back);
+        let after = crate::snapshot();
+        let (value_type, d) = deserialized_delta(&before, &after);
+        assert_eq!(value_type, "u32");
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(d, [1, 1, 0, 0, 50, 0, 0]);
     }
 
     #[test]
@@ -241,23 +306,39 @@ mod tests {
 
     #[test]
     fn map_deserialization_counts_repeated_keys_as_updates() {
+        let _serial = deserializing();
+        let before = crate::snapshot();
         let back: HashMap<String, u32> = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(back["a"], 3, "the later value wins, as in std");
-        let stats = back.stats().unwrap();
-        assert_eq!((stats.len, stats.inserts, stats.updates), (2, 2, 1));
+        // Small and anonymous: counted at its site, exactly.
+        assert!(back.stats().is_none());
+        drop(back);
+        let after = crate::snapshot();
+        let (value_type, d) = deserialized_delta(&before, &after);
+        assert_eq!(value_type, "u32");
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(d, [1, 1, 0, 0, 2, 1, 0]);
     }
 
     #[test]
     fn set_round_trips_through_json_like_std() {
         let set: HashSet<u64> = (0..100).collect();
         let json = serde_json::to_string(&set).unwrap();
+        let _serial = deserializing();
+        let before = crate::snapshot();
         let back: HashSet<u64> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, set);
         let as_std: std::collections::HashSet<u64> = serde_json::from_str(&json).unwrap();
         assert_eq!(as_std, (0..100).collect());
-        let stats = back.stats().unwrap();
-        assert_eq!((stats.len, stats.inserts, stats.removes), (100, 100, 0));
+        // Small and anonymous: counted at its site, exactly.
+        assert!(back.stats().is_none());
+        drop(back);
+        let after = crate::snapshot();
+        let (value_type, d) = deserialized_delta(&before, &after);
+        assert_eq!(value_type, "()");
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(d, [1, 1, 0, 0, 100, 0, 0]);
     }
 
     #[test]
@@ -273,16 +354,27 @@ mod tests {
 
     #[test]
     fn set_deserialization_keeps_first_of_repeated_elements_and_counts_exactly() {
+        let _serial = deserializing();
+        let before = crate::snapshot();
         let back: HashSet<u8> = serde_json::from_str("[1, 2, 2, 3, 1]").unwrap();
         assert_eq!(back, HashSet::from([1, 2, 3]));
-        let stats = back.stats().unwrap();
-        assert_eq!((stats.len, stats.inserts, stats.updates), (3, 3, 0));
+        // Small and anonymous: counted at its site, exactly.
+        assert!(back.stats().is_none());
+        drop(back);
+        let after = crate::snapshot();
+        let (value_type, d) = deserialized_delta(&before, &after);
+        assert_eq!(value_type, "()");
+        // Created, dropped, entries, bytes, inserts, updates, removes: a repeated element is
+        // neither inserted nor an update, as for `HashSet::insert`.
+        assert_eq!(d, [1, 1, 0, 0, 3, 0, 0]);
     }
 
     #[test]
     fn set_deserialize_in_place_counts_the_old_elements_as_removed() {
         use serde::Deserialize;
-        let mut set: HashSet<u8> = HashSet::from([7, 8, 9]).named("serde-in-place");
+        // Named before it allocates: its stats count from its first element.
+        let mut set: HashSet<u8> = HashSet::new().named("serde-in-place");
+        set.extend([7, 8, 9]);
         let mut de = serde_json::Deserializer::from_str("[1, 2]");
         HashSet::deserialize_in_place(&mut de, &mut set).unwrap();
         assert_eq!(set, HashSet::from([1, 2]));
@@ -293,8 +385,16 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error() {
+        let _serial = deserializing();
+        let before = crate::snapshot();
         assert!(serde_json::from_str::<HashSet<u8>>("{}").is_err());
         assert!(serde_json::from_str::<HashMap<String, u8>>("[1]").is_err());
         assert!(serde_json::from_str::<HashSet<u8>>("[1, -1]").is_err());
+        // The set begun before the error was dropped with it: nothing is left at its site.
+        let after = crate::snapshot();
+        let (value_type, d) = deserialized_delta(&before, &after);
+        assert_eq!(value_type, "()");
+        // Created, dropped, entries, bytes, inserts, updates, removes.
+        assert_eq!(d, [1, 1, 0, 0, 1, 0, 0]);
     }
 }
