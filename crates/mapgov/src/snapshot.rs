@@ -321,8 +321,11 @@ fn from_registry(reg: std::sync::MutexGuard<'_, registry::Registry>, enabled: bo
     let mut sites: Vec<SiteStats> = Vec::with_capacity(reg.sites.len());
     let mut index: StdMap<*const SiteCell, usize> = StdMap::with_capacity(reg.sites.len());
     for site in &reg.sites {
-        if site.maps_created.load(Relaxed) == 0 {
-            // Every map created here moved to a named or recovered site.
+        if site.maps_created.load(Relaxed) == 0
+            && site.totals.cells().iter().all(|c| c.load(Relaxed) == 0)
+        {
+            // Every map created here moved to a named or recovered site, with its history.
+            // (A small map named after it worked leaves that work here: listed, with no maps.)
             continue;
         }
         index.insert(*site as *const SiteCell, sites.len());
