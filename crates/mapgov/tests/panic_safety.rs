@@ -21,7 +21,7 @@ use mapgov::{HashMap, MapStats};
 
 #[path = "support/intentional_panic.rs"]
 mod intentional_panic;
-use intentional_panic::{PANIC_TAG, hide_intentional_panics, payload_message};
+use intentional_panic::{PANIC_TAG, countdown_fires, hide_intentional_panics, payload_message};
 
 // ---------------------------------------------------------------------------------------------
 // Traps
@@ -70,24 +70,7 @@ fn disarm_all() {
 /// Counts one call of `trap`, panicking if this is the armed call. Never panics while the
 /// thread is already unwinding (that would abort the test binary).
 fn trip(trap: Trap) {
-    if std::thread::panicking() {
-        return;
-    }
-    let fire = ARMED.with(|a| {
-        let c = &a[trap as usize];
-        match c.get() {
-            0 => false,
-            1 => {
-                c.set(0);
-                true
-            }
-            n => {
-                c.set(n - 1);
-                false
-            }
-        }
-    });
-    if fire {
+    if ARMED.with(|a| countdown_fires(&a[trap as usize])) {
         panic!("{PANIC_TAG} in {trap:?}");
     }
 }

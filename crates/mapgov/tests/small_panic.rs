@@ -7,15 +7,19 @@
 //! own line, so its site is its own.
 
 use std::cell::Cell;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
 use mapgov::HashMap;
 
+#[path = "support/dense.rs"]
+mod dense;
+use dense::Dense;
+
 #[path = "support/intentional_panic.rs"]
 mod intentional_panic;
-use intentional_panic::{PANIC_TAG, hide_intentional_panics, payload_message};
+use intentional_panic::{PANIC_TAG, countdown_fires, hide_intentional_panics, payload_message};
 
 thread_local! {
     /// 0 = disarmed, n = the n-th `Key::hash` from now panics.
@@ -26,20 +30,7 @@ thread_local! {
 
 /// Counts one call against `trap`; true if this is the armed one.
 fn fires(trap: &'static std::thread::LocalKey<Cell<u32>>) -> bool {
-    if std::thread::panicking() {
-        return false;
-    }
-    trap.with(|c| match c.get() {
-        0 => false,
-        1 => {
-            c.set(0);
-            true
-        }
-        n => {
-            c.set(n - 1);
-            false
-        }
-    })
+    trap.with(countdown_fires)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,37 +56,8 @@ impl Drop for Val {
     }
 }
 
-/// A hasher that puts key `i` in bucket `i` (its low bits are the key; the 7 bits of the control
-/// tag are scrambled so that probing stays selective): removing the middle of a run of keys
-/// leaves tombstones.
-#[derive(Clone, Default)]
-struct Fixed;
-
-struct FixedHasher(u64);
-
-impl BuildHasher for Fixed {
-    type Hasher = FixedHasher;
-    fn build_hasher(&self) -> FixedHasher {
-        FixedHasher(0)
-    }
-}
-
-impl Hasher for FixedHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, x: u64) {
-        self.0 ^= x;
-    }
-    fn finish(&self) -> u64 {
-        let x = self.0;
-        (x & !(0x7F << 57)) | (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7F << 57))
-    }
-}
-
-type Map = HashMap<Key, Val, Fixed>;
+/// Key `i` sits in bucket `i`: removing the middle of a run of keys leaves tombstones.
+type Map = HashMap<Key, Val, Dense>;
 
 fn setup() {
     static ONCE: Once = Once::new();

@@ -1,5 +1,5 @@
-//! A hasher that lays consecutive `u64` keys out in consecutive buckets of a `SplitMap` table,
-//! for the test binaries that need tombstoned tables.
+//! A hasher that lays consecutive `u64` keys out in consecutive buckets of a table (a
+//! `HashMap`'s, or one of a `SplitMap`'s), for the test binaries that need tombstoned tables.
 
 use std::hash::{BuildHasher, Hasher};
 

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::any::Any;
+use std::cell::Cell;
 
 /// The start of every intentional panic's message.
 pub(crate) const PANIC_TAG: &str = "mapgov-test: intentional panic";
@@ -32,4 +33,24 @@ pub(crate) fn payload_message(payload: Box<dyn Any + Send>) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
+}
+
+/// Counts one call against an armed countdown (0 = disarmed, n = the n-th call from now is
+/// the one): whether this call is it. Never fires while the thread is already unwinding (a
+/// second panic would abort the test binary).
+pub(crate) fn countdown_fires(armed: &Cell<u32>) -> bool {
+    if std::thread::panicking() {
+        return false;
+    }
+    match armed.get() {
+        0 => false,
+        1 => {
+            armed.set(0);
+            true
+        }
+        n => {
+            armed.set(n - 1);
+            false
+        }
+    }
 }
