@@ -1389,10 +1389,11 @@ mod tests {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use super::HashSet;
+    use crate::MapStats;
     use crate::hash_set::{
         Difference, Drain, Intersection, IntoIter, Iter, SymmetricDifference, Union,
     };
-    use crate::{MapStats, SiteStats, Snapshot};
+    use crate::snapshot::test_sites::{SiteCounts, anonymous_site_at};
 
     /// A deterministic hasher: with it, a governed set and a std set given the same operations
     /// have the same table, so even iteration order and capacity must agree.
@@ -1467,57 +1468,6 @@ mod tests {
             hits: stats.hits,
             misses: stats.misses,
         }
-    }
-
-    /// The counters of the site of the anonymous sets created at `line` of this file.
-    ///
-    /// Small anonymous sets have no stats of their own: what they do is counted exactly at their
-    /// site. Tests run in parallel in one process, but only the test at `line` creates sets
-    /// there, so the difference between two snapshots at that line is its own.
-    #[derive(Debug, Default, PartialEq)]
-    struct SiteCounts {
-        created: i64,
-        dropped: i64,
-        entries: i64,
-        bytes: i64,
-        inserts: i64,
-        updates: i64,
-        removes: i64,
-    }
-
-    impl SiteCounts {
-        fn at(snap: &Snapshot, line: u32) -> SiteCounts {
-            site_at(snap, line).map_or_else(SiteCounts::default, |s| SiteCounts {
-                created: s.maps_created as i64,
-                dropped: s.maps_dropped as i64,
-                entries: s.entries as i64,
-                bytes: s.allocated_bytes as i64,
-                inserts: s.inserts as i64,
-                updates: s.updates as i64,
-                removes: s.removes as i64,
-            })
-        }
-
-        /// What the sets created at `line` did between `before` and `after`.
-        fn delta(before: &Snapshot, after: &Snapshot, line: u32) -> SiteCounts {
-            let (b, a) = (SiteCounts::at(before, line), SiteCounts::at(after, line));
-            SiteCounts {
-                created: a.created - b.created,
-                dropped: a.dropped - b.dropped,
-                entries: a.entries - b.entries,
-                bytes: a.bytes - b.bytes,
-                inserts: a.inserts - b.inserts,
-                updates: a.updates - b.updates,
-                removes: a.removes - b.removes,
-            }
-        }
-    }
-
-    /// The site of the anonymous sets created at `line` of this file, if any was.
-    fn site_at(snap: &Snapshot, line: u32) -> Option<&SiteStats> {
-        snap.sites
-            .iter()
-            .find(|s| s.site.file == file!() && s.site.line == line && s.name.is_none())
     }
 
     /// Asserts the governed set and std's agree on everything observable, and that the stats
@@ -1879,8 +1829,11 @@ mod tests {
             inserts: 11,
             ..SiteCounts::default()
         };
-        assert_eq!(SiteCounts::delta(&before, &after, line), expected);
-        assert_eq!(site_at(&after, line).unwrap().peak_len, 11);
+        assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
+        assert_eq!(
+            anonymous_site_at(&after, file!(), line).unwrap().peak_len,
+            11
+        );
         // The operator is a union: it probed the larger operand once per element of the
         // smaller, as `union` does.
         assert_eq!(lookups(&small), s1);
@@ -1961,7 +1914,7 @@ mod tests {
         assert_eq!(b, a);
         // `clone_from` published its change: the site holds exactly the copy's entries and table.
         let mid = crate::snapshot();
-        let d = SiteCounts::delta(&before, &mid, line);
+        let d = SiteCounts::delta(&before, &mid, file!(), line);
         assert_eq!(
             (d.created, d.dropped, d.entries, d.bytes),
             (1, 0, 3, b.allocation_size() as i64)
@@ -1977,7 +1930,7 @@ mod tests {
             removes: 4,
             ..SiteCounts::default()
         };
-        assert_eq!(SiteCounts::delta(&before, &after, line), expected);
+        assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
 
         let mut c: HashSet<u32> = HashSet::default();
         c.extend(&[5, 6, 5]);
@@ -2057,10 +2010,15 @@ mod tests {
         lines.push(anonymous(&d, l));
         let after = crate::snapshot();
         for l in lines {
-            let site = site_at(&after, l).unwrap_or_else(|| panic!("no site at {here}:{l}"));
+            let site = anonymous_site_at(&after, here, l)
+                .unwrap_or_else(|| panic!("no site at {here}:{l}"));
             assert_eq!(site.value_type, "()", "line {l}");
             assert_eq!(site.maps_live, 1, "line {l}");
-            assert_eq!(SiteCounts::delta(&before, &after, l).created, 1, "line {l}");
+            assert_eq!(
+                SiteCounts::delta(&before, &after, here, l).created,
+                1,
+                "line {l}"
+            );
         }
     }
 

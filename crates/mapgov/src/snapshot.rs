@@ -484,3 +484,93 @@ mod secs_f64 {
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
     }
 }
+
+/// Test helpers: the counters of the anonymous maps created at one line of a test's file.
+///
+/// Small anonymous maps have no stats of their own: what they do is counted exactly at their
+/// site. Tests run in parallel in one process, but only the test at a given line creates maps
+/// there, so the difference between two snapshots at that line is its own.
+#[cfg(test)]
+pub(crate) mod test_sites {
+    use super::{SiteStats, Snapshot};
+
+    /// The counters of one site that tests compare between snapshots, signed so that
+    /// differences can be taken.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(crate) struct SiteCounts {
+        /// Maps created ([`SiteStats::maps_created`]).
+        pub(crate) created: i64,
+        /// Maps dropped ([`SiteStats::maps_dropped`]).
+        pub(crate) dropped: i64,
+        /// Entries in the live maps ([`SiteStats::entries`]).
+        pub(crate) entries: i64,
+        /// Bytes of the live maps' tables ([`SiteStats::allocated_bytes`]).
+        pub(crate) bytes: i64,
+        /// New keys inserted ([`SiteStats::inserts`]).
+        pub(crate) inserts: i64,
+        /// Values replaced ([`SiteStats::updates`]).
+        pub(crate) updates: i64,
+        /// Keys removed ([`SiteStats::removes`]).
+        pub(crate) removes: i64,
+    }
+
+    impl SiteCounts {
+        /// The counters of a site.
+        pub(crate) fn of(s: &SiteStats) -> SiteCounts {
+            SiteCounts {
+                created: s.maps_created as i64,
+                dropped: s.maps_dropped as i64,
+                entries: s.entries as i64,
+                bytes: s.allocated_bytes as i64,
+                inserts: s.inserts as i64,
+                updates: s.updates as i64,
+                removes: s.removes as i64,
+            }
+        }
+
+        /// The counters of the anonymous site at `file:line` (see [`anonymous_site_at`]), or
+        /// zeros if no map was created there.
+        pub(crate) fn at(snap: &Snapshot, file: &str, line: u32) -> SiteCounts {
+            anonymous_site_at(snap, file, line).map_or_else(SiteCounts::default, SiteCounts::of)
+        }
+
+        /// What the anonymous maps created at `file:line` did between `before` and `after`.
+        pub(crate) fn delta(
+            before: &Snapshot,
+            after: &Snapshot,
+            file: &str,
+            line: u32,
+        ) -> SiteCounts {
+            SiteCounts::at(after, file, line) - SiteCounts::at(before, file, line)
+        }
+    }
+
+    impl std::ops::Sub for SiteCounts {
+        type Output = SiteCounts;
+
+        /// Field by field.
+        fn sub(self, b: SiteCounts) -> SiteCounts {
+            SiteCounts {
+                created: self.created - b.created,
+                dropped: self.dropped - b.dropped,
+                entries: self.entries - b.entries,
+                bytes: self.bytes - b.bytes,
+                inserts: self.inserts - b.inserts,
+                updates: self.updates - b.updates,
+                removes: self.removes - b.removes,
+            }
+        }
+    }
+
+    /// The site of the anonymous (unnamed) maps created at `line` of `file`, if any was
+    /// (first match). `file` is compared exactly with the site's file: pass `file!()`.
+    pub(crate) fn anonymous_site_at<'a>(
+        snap: &'a Snapshot,
+        file: &str,
+        line: u32,
+    ) -> Option<&'a SiteStats> {
+        snap.sites
+            .iter()
+            .find(|s| s.site.file == file && s.site.line == line && s.name.is_none())
+    }
+}

@@ -492,38 +492,8 @@ where
 mod tests {
     use ::rayon::prelude::*;
 
-    use crate::{HashMap, HashSet, SiteStats, Snapshot};
-
-    /// The site of the anonymous maps created at `line` of this file, if any was.
-    fn site_at(snap: &Snapshot, line: u32) -> Option<&SiteStats> {
-        snap.sites
-            .iter()
-            .find(|s| s.site.file == file!() && s.site.line == line && s.name.is_none())
-    }
-
-    /// What the anonymous maps created at `line` of this file did between two snapshots:
-    /// maps created, maps dropped, entries, bytes, inserts, updates, removes.
-    ///
-    /// Small anonymous maps have no stats of their own; they are counted exactly at their site.
-    /// Tests run in parallel in one process, but only the test at `line` creates maps there.
-    fn site_delta(before: &Snapshot, after: &Snapshot, line: u32) -> [i64; 7] {
-        let counts = |snap: &Snapshot| {
-            site_at(snap, line).map_or([0; 7], |s| {
-                [
-                    s.maps_created,
-                    s.maps_dropped,
-                    s.entries,
-                    s.allocated_bytes,
-                    s.inserts,
-                    s.updates,
-                    s.removes,
-                ]
-                .map(|v| v as i64)
-            })
-        };
-        let (b, a) = (counts(before), counts(after));
-        std::array::from_fn(|i| a[i] - b[i])
-    }
+    use crate::snapshot::test_sites::{SiteCounts, anonymous_site_at};
+    use crate::{HashMap, HashSet};
 
     #[test]
     fn set_parallel_iterators_match_the_sequential_ones() {
@@ -568,9 +538,18 @@ mod tests {
         assert!(collected.stats().is_none());
         drop(collected);
         let after = crate::snapshot();
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(site_delta(&before, &after, line), [1, 1, 0, 0, 5000, 0, 0]);
-        assert_eq!(site_at(&after, line).unwrap().peak_len, 5000);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 5000,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
+        let site = anonymous_site_at(&after, file!(), line).unwrap();
+        assert_eq!(site.peak_len, 5000);
     }
 
     #[test]
@@ -607,18 +586,23 @@ mod tests {
         assert!(small.is_empty());
         // The drains published their removes: the live set's site holds no entries.
         let mid = crate::snapshot();
-        let [created, dropped, entries, _, inserts, _, removes] = site_delta(&before, &mid, line);
+        let d = SiteCounts::delta(&before, &mid, file!(), line);
         assert_eq!(
-            (created, dropped, entries, inserts, removes),
+            (d.created, d.dropped, d.entries, d.inserts, d.removes),
             (1, 0, 0, 3010, 3010)
         );
         drop(small);
         let after = crate::snapshot();
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(
-            site_delta(&before, &after, line),
-            [1, 1, 0, 0, 3010, 0, 3010]
-        );
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 3010,
+            updates: 0,
+            removes: 3010,
+        };
+        assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
     }
 
     #[test]
@@ -662,8 +646,17 @@ mod tests {
         let back: Vec<(u32, u32)> = collected.into_par_iter().collect();
         assert_eq!(back.len(), 100);
         let after = crate::snapshot();
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(site_delta(&before, &after, line), [1, 1, 0, 0, 100, 0, 0]);
-        assert_eq!(site_at(&after, line).unwrap().peak_len, 100);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 100,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
+        let site = anonymous_site_at(&after, file!(), line).unwrap();
+        assert_eq!(site.peak_len, 100);
     }
 }

@@ -204,6 +204,7 @@ mod tests {
     use std::hash::{BuildHasherDefault, DefaultHasher};
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
+    use crate::snapshot::test_sites::SiteCounts;
     use crate::{HashMap, HashSet, SiteStats, Snapshot};
 
     type Fixed = BuildHasherDefault<DefaultHasher>;
@@ -231,29 +232,15 @@ mod tests {
     }
 
     /// The one visitor site whose counters changed between `before` and `after` (taken under
-    /// [`deserializing`]), its value type, and what changed: maps created, maps dropped,
-    /// entries, bytes, inserts, updates, removes.
-    fn deserialized_delta(before: &Snapshot, after: &Snapshot) -> (String, [i64; 7]) {
-        let counts = |s: &SiteStats| {
-            [
-                s.maps_created,
-                s.maps_dropped,
-                s.entries,
-                s.allocated_bytes,
-                s.inserts,
-                s.updates,
-                s.removes,
-            ]
-            .map(|v| v as i64)
-        };
-        let changed: Vec<(String, [i64; 7])> = visitor_sites(after)
+    /// [`deserializing`]), its value type, and what changed.
+    fn deserialized_delta(before: &Snapshot, after: &Snapshot) -> (String, SiteCounts) {
+        let changed: Vec<(String, SiteCounts)> = visitor_sites(after)
             .filter_map(|a| {
                 let b = visitor_sites(before)
                     .find(|b| b.site == a.site)
-                    .map_or([0; 7], counts);
-                let a_counts = counts(a);
-                let d: [i64; 7] = std::array::from_fn(|i| a_counts[i] - b[i]);
-                (d != [0; 7]).then(|| (a.value_type.clone(), d))
+                    .map_or_else(SiteCounts::default, SiteCounts::of);
+                let d = SiteCounts::of(a) - b;
+                (d != SiteCounts::default()).then(|| (a.value_type.clone(), d))
             })
             .collect();
         assert_eq!(
@@ -286,8 +273,16 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "u32");
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(d, [1, 1, 0, 0, 50, 0, 0]);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 50,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(d, expected);
     }
 
     #[test]
@@ -317,8 +312,16 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "u32");
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(d, [1, 1, 0, 0, 2, 1, 0]);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 2,
+            updates: 1,
+            removes: 0,
+        };
+        assert_eq!(d, expected);
     }
 
     #[test]
@@ -337,8 +340,16 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(d, [1, 1, 0, 0, 100, 0, 0]);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 100,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(d, expected);
     }
 
     #[test]
@@ -364,9 +375,17 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
-        // Created, dropped, entries, bytes, inserts, updates, removes: a repeated element is
-        // neither inserted nor an update, as for `HashSet::insert`.
-        assert_eq!(d, [1, 1, 0, 0, 3, 0, 0]);
+        // A repeated element is neither inserted nor an update, as for `HashSet::insert`.
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 3,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(d, expected);
     }
 
     #[test]
@@ -394,7 +413,15 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
-        // Created, dropped, entries, bytes, inserts, updates, removes.
-        assert_eq!(d, [1, 1, 0, 0, 1, 0, 0]);
+        let expected = SiteCounts {
+            created: 1,
+            dropped: 1,
+            entries: 0,
+            bytes: 0,
+            inserts: 1,
+            updates: 0,
+            removes: 0,
+        };
+        assert_eq!(d, expected);
     }
 }
