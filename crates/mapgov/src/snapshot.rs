@@ -515,6 +515,20 @@ pub(crate) mod test_sites {
     }
 
     impl SiteCounts {
+        /// What one map leaves at its site once created and dropped, having made `inserts`,
+        /// `updates` and `removes`: no entries, no bytes.
+        pub(crate) fn one_dropped(inserts: i64, updates: i64, removes: i64) -> SiteCounts {
+            SiteCounts {
+                created: 1,
+                dropped: 1,
+                entries: 0,
+                bytes: 0,
+                inserts,
+                updates,
+                removes,
+            }
+        }
+
         /// The counters of a site.
         pub(crate) fn of(s: &SiteStats) -> SiteCounts {
             SiteCounts {

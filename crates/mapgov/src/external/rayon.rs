@@ -538,15 +538,7 @@ mod tests {
         assert!(collected.stats().is_none());
         drop(collected);
         let after = crate::snapshot();
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 5000,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(5000, 0, 0);
         assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
         let site = anonymous_site_at(&after, file!(), line).unwrap();
         assert_eq!(site.peak_len, 5000);
@@ -593,15 +585,7 @@ mod tests {
         );
         drop(small);
         let after = crate::snapshot();
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 3010,
-            updates: 0,
-            removes: 3010,
-        };
+        let expected = SiteCounts::one_dropped(3010, 0, 3010);
         assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
     }
 
@@ -646,15 +630,7 @@ mod tests {
         let back: Vec<(u32, u32)> = collected.into_par_iter().collect();
         assert_eq!(back.len(), 100);
         let after = crate::snapshot();
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 100,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(100, 0, 0);
         assert_eq!(SiteCounts::delta(&before, &after, file!(), line), expected);
         let site = anonymous_site_at(&after, file!(), line).unwrap();
         assert_eq!(site.peak_len, 100);

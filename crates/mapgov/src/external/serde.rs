@@ -273,15 +273,7 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "u32");
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 50,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(50, 0, 0);
         assert_eq!(d, expected);
     }
 
@@ -312,15 +304,7 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "u32");
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 2,
-            updates: 1,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(2, 1, 0);
         assert_eq!(d, expected);
     }
 
@@ -340,15 +324,7 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 100,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(100, 0, 0);
         assert_eq!(d, expected);
     }
 
@@ -376,15 +352,7 @@ mod tests {
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
         // A repeated element is neither inserted nor an update, as for `HashSet::insert`.
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 3,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(3, 0, 0);
         assert_eq!(d, expected);
     }
 
@@ -413,15 +381,7 @@ mod tests {
         let after = crate::snapshot();
         let (value_type, d) = deserialized_delta(&before, &after);
         assert_eq!(value_type, "()");
-        let expected = SiteCounts {
-            created: 1,
-            dropped: 1,
-            entries: 0,
-            bytes: 0,
-            inserts: 1,
-            updates: 0,
-            removes: 0,
-        };
+        let expected = SiteCounts::one_dropped(1, 0, 0);
         assert_eq!(d, expected);
     }
 }
