@@ -190,7 +190,7 @@ impl Gov {
         // register across a loop of lookups) and the thread's countdown.
         match &self.handle {
             Handle::Sampled(c) => crate::stats::record_sampled_lookup(c, hit),
-            Handle::Small { site, .. } => crate::stats::record_sampled_site_lookup(site.site, hit),
+            Handle::Small { site, .. } => crate::stats::record_sampled_site_lookup(site, hit),
             Handle::Exact(c) => crate::stats::record_exact_lookup(c, hit),
             Handle::Bare(_) => {}
         }

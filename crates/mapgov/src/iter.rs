@@ -30,7 +30,9 @@ pub type IntoValues<K, V> = hashbrown::hash_map::IntoValues<K, V>;
 /// While it exists the map's table is held by the iterator (the map itself is empty and owns
 /// no allocation); dropping it gives the table back, emptied. The map's `allocated_bytes`
 /// follows: zero while draining, and zero afterwards if the table was never given back (the
-/// iterator leaked, or a value's `Drop` panicked while it dropped the rest).
+/// iterator leaked, or a value's `Drop` panicked while it dropped the rest). A small map
+/// without stats of its own publishes its table to its site at its next resize or its drop,
+/// so there its site holds the old table until then.
 pub struct Drain<'a, K, V> {
     inner: Option<hashbrown::hash_map::Drain<'a, K, V>>,
     cell: Option<&'a MapCell>,

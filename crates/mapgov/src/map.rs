@@ -724,6 +724,12 @@ where
         // then hashbrown's `clone_from` leaves the table at the source's size, even if a
         // `clone` panics (it then empties the table).
         self.clear();
+        if self.gov.is_small() && !self.gov.small_fits(&source.table_state()) {
+            // The copy (it takes the source's table) does not fit a small map: count it through
+            // a cell, as for any map that has one.
+            let state = self.table_state();
+            self.gov.ensure_cell::<K, V>(state);
+        }
         let had_cell = self.gov.cell().is_some();
         let was_small = self.gov.is_small();
         let source_bytes = source.table_state().bytes;

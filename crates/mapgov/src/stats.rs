@@ -828,8 +828,9 @@ pub(crate) fn record_sampled_lookup(cell: &MapCell, hit: bool) {
 /// [`record_sampled_lookup`] for a small map without a cell: a sampled lookup is added to its
 /// site through the thread's batch, with the configured weight.
 #[inline(always)]
-pub(crate) fn record_sampled_site_lookup(site: &'static SiteCell, hit: bool) {
+pub(crate) fn record_sampled_site_lookup(site: &'static crate::registry::SmallSite, hit: bool) {
     if countdown_ran_out() {
+        // The site is read only by the sampled lookup.
         sample(Sampled::Site(site), hit);
     }
 }
@@ -848,7 +849,7 @@ fn countdown_ran_out() -> bool {
 #[derive(Clone, Copy)]
 enum Sampled<'a> {
     Cell(&'a MapCell),
-    Site(&'static SiteCell),
+    Site(&'static crate::registry::SmallSite),
 }
 
 /// The countdown ran out: count this lookup if it is the sampled one (the thread's first
@@ -882,7 +883,7 @@ fn sample(target: Sampled<'_>, hit: bool) {
         Sampled::Site(site) => {
             // Hits and misses, in the order of `Totals::fields`.
             let i = if hit { 3 } else { 4 };
-            crate::batch::add_with(site, |d| d.totals[i] += i64::from(rate));
+            crate::batch::add_with(site.site, |d| d.totals[i] += i64::from(rate));
         }
     }
     COUNTDOWN.with(|c| c.set(next_interval(state, rate)));

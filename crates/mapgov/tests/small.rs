@@ -1562,3 +1562,82 @@ fn sampled_lookups_of_a_small_map_reach_its_site_unbiased() {
         "the lookups changed nothing else"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regressions found in review
+// ---------------------------------------------------------------------------------------------
+
+/// A map with its own stats of `n` entries (keys `0..n`), to copy from.
+fn stats_map(n: u32) -> HashMap<u32, u32> {
+    let mut m = HashMap::new().named("small-rs/clone-from-source");
+    for k in 0..n {
+        m.insert(k, k);
+    }
+    m
+}
+
+#[inline(never)]
+fn new_copy_target() -> (HashMap<u32, u32>, u32) {
+    (HashMap::new(), line!())
+}
+
+/// `clone_from` into a small map counts the copied entries as inserted once, whether the copy
+/// still fits a small map or not (10,000 entries: over the tracking threshold; 100,000: over a
+/// small map's 16-bit length), and the site holds nothing of the map once it is dropped.
+#[test]
+fn clone_from_into_a_small_map_counts_each_copied_entry_once() {
+    default_config();
+    for n in [100, 10_000, 100_000] {
+        let source = stats_map(n);
+        let (mut x, line) = new_copy_target();
+        let at = At::anon(line);
+        let start = mapgov::snapshot();
+        x.insert(u32::MAX, 1);
+        assert!(x.stats().is_none(), "small before the copy");
+        x.clone_from(&source);
+        assert_eq!(x.len(), n as usize);
+        drop(x);
+        let d = delta(&start, &mapgov::snapshot(), at);
+        assert_eq!(
+            (d.created, d.dropped, d.entries, d.bytes),
+            (1, 1, 0, 0),
+            "{n}: one map, nothing left"
+        );
+        assert_eq!(
+            (d.inserts, d.removes),
+            (1 + i64::from(n), 1),
+            "{n}: the first key, then each copied entry, inserted once; the first key removed"
+        );
+    }
+}
+
+#[inline(never)]
+fn new_drained() -> (M, u32) {
+    (HashMap::new(), line!())
+}
+
+/// A drain that is leaked keeps the map's old table (hashbrown does not give it back): the
+/// site catches up at the map's next growth, and holds nothing once the map is dropped.
+#[test]
+fn a_leaked_drain_of_a_small_map_leaves_nothing_at_its_site_after_the_drop() {
+    default_config();
+    let (mut x, line) = new_drained();
+    let at = At::anon(line);
+    let start = mapgov::snapshot();
+    for k in 0..20 {
+        x.insert(k, 1);
+    }
+    std::mem::forget(x.drain());
+    assert_eq!(x.len(), 0);
+    x.insert(1, 1);
+    let live = delta(&start, &mapgov::snapshot(), at);
+    assert_eq!(
+        (live.entries, live.bytes),
+        (0, x.allocation_size() as i64),
+        "the growth after the leak published the table the map holds (its new entry waits)"
+    );
+    drop(x);
+    let d = delta(&start, &mapgov::snapshot(), at);
+    assert_eq!((d.created, d.dropped, d.entries, d.bytes), (1, 1, 0, 0));
+    assert_eq!((d.inserts, d.removes), (21, 20));
+}

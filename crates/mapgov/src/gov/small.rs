@@ -140,7 +140,10 @@ impl Gov {
             after.len as i64,
             "every change of a small map's length is counted before its resize is reported"
         );
-        let log = if after.bytes == before.bytes {
+        // Against what the site holds: the table may have changed without a resize (a drain
+        // that was leaked, or whose values' `Drop` panicked, keeps the old table).
+        let published_bytes = published_bytes(site, published);
+        let log = if after.bytes == published_bytes {
             // The same allocation (possibly with tombstones, so its capacity says nothing).
             Some(published)
         } else {
@@ -159,7 +162,7 @@ impl Gov {
             site.site.record_resize(ns);
         }
         self.publish_small(0, 0, |d| {
-            d.bytes += after.bytes as i64 - before.bytes as i64;
+            d.bytes += after.bytes as i64 - published_bytes as i64;
             let counter = match kind {
                 Some(EventKind::Grew) => Some(GROWS),
                 Some(EventKind::Shrank) => Some(SHRINKS),
@@ -270,6 +273,11 @@ impl Gov {
                 |_| {},
             );
         }
+    }
+
+    /// Whether a table of `state` may stay small under the configuration.
+    pub(crate) fn small_fits(&self, state: &TableState) -> bool {
+        fits(config::get(), state)
     }
 
     /// Counts the entries a small map was created with (its published length) as inserted:
