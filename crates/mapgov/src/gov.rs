@@ -251,6 +251,16 @@ impl Gov {
         }
     }
 
+    /// Counts the removal of all `len` entries at once (`drain`, `par_drain`; the table stays
+    /// allocated), through the map's cell or, for a small map, published to its site.
+    pub(crate) fn on_drain(&mut self, len: usize) {
+        match &self.handle {
+            Handle::Sampled(c) | Handle::Exact(c) => c.removes.add(len as u64),
+            Handle::Small { .. } => self.count_small_bulk(len, 0),
+            Handle::Bare(_) => {}
+        }
+    }
+
     /// The cold path after `on_insert`, `on_update` or `on_remove` asked for it, `len` being
     /// the length now: runs the policies of a map with a cell (returning the shrink they ask
     /// for), or publishes a small map's counts.
@@ -594,20 +604,7 @@ impl Drop for Gov {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.handle, Handle::Bare(Location::caller())) {
             Handle::Sampled(cell) | Handle::Exact(cell) => registry::retire(cell),
-            Handle::Small {
-                site,
-                published_len,
-                inserts,
-                removes,
-                updates,
-                peak_above,
-                buckets_log2,
-            } => small::retire(
-                site,
-                published_len,
-                [inserts, removes, updates, peak_above],
-                buckets_log2,
-            ),
+            small @ Handle::Small { .. } => small::retire(&small),
             Handle::Bare(_) => {}
         }
     }

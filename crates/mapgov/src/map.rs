@@ -242,16 +242,8 @@ impl<K, V, S> HashMap<K, V, S> {
     /// The map is empty afterwards even if the iterator is dropped early (or leaked).
     #[inline]
     pub fn drain(&mut self) -> Drain<'_, K, V> {
-        let len = self.base.len();
-        if self.gov.is_small() {
-            // The table stays allocated (the iterator gives it back emptied).
-            self.gov.count_small_bulk(len, 0);
-        }
-        let cell = self.gov.cell();
-        if let Some(c) = cell {
-            c.removes.add(len as u64);
-        }
-        Drain::new(self.base.drain(), cell)
+        self.gov.on_drain(self.base.len());
+        Drain::new(self.base.drain(), self.gov.cell())
     }
 
     /// An iterator that removes and yields the entries for which `pred` returns `true`.

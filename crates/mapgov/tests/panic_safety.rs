@@ -14,14 +14,15 @@
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
 use mapgov::{HashMap, MapStats};
 
 #[path = "support/intentional_panic.rs"]
 mod intentional_panic;
-use intentional_panic::{PANIC_TAG, countdown_fires, hide_intentional_panics, payload_message};
+use intentional_panic::{
+    PANIC_TAG, countdown_fires, expect_intentional_panic, hide_intentional_panics,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Traps
@@ -81,15 +82,7 @@ fn live() -> i64 {
 
 /// Runs `op`, which must panic with one of our traps.
 fn must_panic(what: &str, op: impl FnOnce()) {
-    let r = catch_unwind(AssertUnwindSafe(op));
-    let err = r
-        .err()
-        .unwrap_or_else(|| panic!("{what}: expected a panic"));
-    let msg = payload_message(err);
-    assert!(
-        msg.starts_with(PANIC_TAG),
-        "{what}: unexpected panic {msg:?}"
-    );
+    expect_intentional_panic(what, op);
     disarm_all();
 }
 

@@ -8,7 +8,6 @@
 
 use std::cell::Cell;
 use std::hash::{Hash, Hasher};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
 use mapgov::HashMap;
@@ -19,7 +18,9 @@ use dense::Dense;
 
 #[path = "support/intentional_panic.rs"]
 mod intentional_panic;
-use intentional_panic::{PANIC_TAG, countdown_fires, hide_intentional_panics, payload_message};
+use intentional_panic::{
+    PANIC_TAG, countdown_fires, expect_intentional_panic, hide_intentional_panics,
+};
 
 thread_local! {
     /// 0 = disarmed, n = the n-th `Key::hash` from now panics.
@@ -74,14 +75,7 @@ fn setup() {
 }
 
 fn must_panic(what: &str, op: impl FnOnce()) {
-    let err = catch_unwind(AssertUnwindSafe(op))
-        .err()
-        .unwrap_or_else(|| panic!("{what}: expected a panic"));
-    let msg = payload_message(err);
-    assert!(
-        msg.starts_with(PANIC_TAG),
-        "{what}: unexpected panic {msg:?}"
-    );
+    expect_intentional_panic(what, op);
     HASH_TRAP.with(|c| c.set(0));
     DROP_TRAP.with(|c| c.set(0));
 }

@@ -91,13 +91,7 @@ impl<'a, K: Send, V: Send, S> ParallelDrainFull for &'a mut HashMap<K, V, S> {
 
     /// Removes every entry, yielding them in parallel; the allocation is kept.
     fn par_drain(self) -> MapParDrain<'a, K, V> {
-        let len = self.base.len();
-        if self.gov.is_small() {
-            self.gov.count_small_bulk(len, 0);
-        }
-        if let Some(c) = self.gov.cell() {
-            c.removes.add(len as u64);
-        }
+        self.gov.on_drain(self.base.len());
         self.base.par_drain()
     }
 }

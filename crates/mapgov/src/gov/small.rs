@@ -321,11 +321,21 @@ impl Gov {
     }
 }
 
-/// Retires a dropped small map: its site loses its entries and bytes and gains what it did
-/// since it last published, and one dropped map. `counts` is inserts, removes, updates and
-/// `peak_above`.
-pub(super) fn retire(site: &'static SmallSite, published_len: u16, counts: [u8; 4], log: u8) {
-    let [inserts, removes, updates, peak_above] = counts;
+/// Retires a dropped small map (its handle): its site loses its entries and bytes and gains
+/// what it did since it last published, and one dropped map.
+pub(super) fn retire(handle: &Handle) {
+    let &Handle::Small {
+        site,
+        published_len,
+        inserts,
+        removes,
+        updates,
+        peak_above,
+        buckets_log2: log,
+    } = handle
+    else {
+        return;
+    };
     let bytes = published_bytes(site, log);
     batch::add_with(site.site, |d| {
         d.dropped += 1;

@@ -7,6 +7,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// The start of every intentional panic's message.
 pub(crate) const PANIC_TAG: &str = "mapgov-test: intentional panic";
@@ -53,4 +54,16 @@ pub(crate) fn countdown_fires(armed: &Cell<u32>) -> bool {
             false
         }
     }
+}
+
+/// Runs `op`, which must panic with an intentional panic (not with any other).
+pub(crate) fn expect_intentional_panic(what: &str, op: impl FnOnce()) {
+    let err = catch_unwind(AssertUnwindSafe(op))
+        .err()
+        .unwrap_or_else(|| panic!("{what}: expected a panic"));
+    let msg = payload_message(err);
+    assert!(
+        msg.starts_with(PANIC_TAG),
+        "{what}: unexpected panic {msg:?}"
+    );
 }
