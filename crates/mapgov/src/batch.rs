@@ -7,11 +7,16 @@
 //! site's atomics every [`FLUSH_EVERY`] events, when a slot is needed for another site, when the
 //! thread takes a snapshot, and when the thread exits.
 //!
+//! The table has two parts. Small maps (those without a stats cell) publish three times in a
+//! typical life, so theirs is the leanest path: one call with the change in registers, a slot
+//! found directly by the site's address, plain cells. Everything else (cells' flushes and
+//! retirements, rarer small-map changes) goes through a general delta per site, searched.
+//!
 //! So a site's totals may lag by at most [`FLUSH_EVERY`] cold events per other thread that is
 //! still running; they are exact for the thread that takes the snapshot and for finished
 //! threads. Tracked maps (the big ones) update their site directly, under the registry lock.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -21,6 +26,15 @@ use crate::stats::{MapCell, SiteCell};
 pub(crate) const FLUSH_EVERY: u32 = 256;
 const SLOTS: usize = 8;
 const POOL_SIZE: usize = 32;
+
+/// Positions in [`SiteDelta::totals`] (the order of `Totals::fields`).
+pub(crate) const INSERTS: usize = 0;
+pub(crate) const UPDATES: usize = 1;
+pub(crate) const REMOVES: usize = 2;
+pub(crate) const GROWS: usize = 5;
+pub(crate) const REHASHES: usize = 6;
+pub(crate) const SHRINKS: usize = 7;
+pub(crate) const RESIZE_NANOS: usize = 8;
 
 /// A change to a site's aggregates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,41 +90,212 @@ impl SiteDelta {
     }
 }
 
+/// The event at which a small map (one without a stats cell) publishes to its site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SmallEvent {
+    /// Its first allocation: one more map at the site.
+    Created,
+    /// Its table grew.
+    Grew,
+    /// Its table shrank.
+    Shrank,
+    /// Its table was rehashed in place.
+    Rehashed,
+    /// It was dropped: one more dropped map.
+    Dropped,
+    /// Only its counts (a counter about to overflow, a bulk change, a promotion).
+    Counts,
+}
+
+impl SmallEvent {
+    /// How many kinds of event there are.
+    const COUNT: usize = 6;
+}
+
+/// A small map's inserts, removes and updates since it last published, in one register: a
+/// small map holds at most 2^16 - 1 entries and 255 of each between publishes, so each fits
+/// in 21 bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SmallOps(u64);
+
+impl SmallOps {
+    const BITS: u32 = 21;
+    const MASK: u64 = (1 << Self::BITS) - 1;
+
+    /// The counts, each under 2^21.
+    #[inline(always)]
+    pub(crate) fn new(inserts: usize, removes: usize, updates: usize) -> SmallOps {
+        debug_assert!(
+            [inserts, removes, updates]
+                .iter()
+                .all(|&n| n as u64 <= Self::MASK),
+            "a small map's counts fit in 21 bits"
+        );
+        SmallOps(
+            inserts as u64 | (removes as u64) << Self::BITS | (updates as u64) << (2 * Self::BITS),
+        )
+    }
+
+    fn get(self, i: u32) -> i64 {
+        ((self.0 >> (i * Self::BITS)) & Self::MASK) as i64
+    }
+}
+
+/// Slots of [`Batch::small`].
+const SMALL_SLOTS: usize = 8;
+
+/// A small map's site's pending delta: plain cells, so that the small maps' path (three
+/// events in a map's life) takes no borrow flag and searches nothing.
+struct SmallSlot {
+    site: Cell<Option<&'static SiteCell>>,
+    /// Events by [`SmallEvent`] (its discriminant is the index).
+    events: [Cell<i64>; SmallEvent::COUNT],
+    entries: Cell<i64>,
+    bytes: Cell<i64>,
+    inserts: Cell<i64>,
+    updates: Cell<i64>,
+    removes: Cell<i64>,
+    peak_len: Cell<u64>,
+}
+
+impl SmallSlot {
+    const fn empty() -> SmallSlot {
+        SmallSlot {
+            site: Cell::new(None),
+            events: [const { Cell::new(0) }; SmallEvent::COUNT],
+            entries: Cell::new(0),
+            bytes: Cell::new(0),
+            inserts: Cell::new(0),
+            updates: Cell::new(0),
+            removes: Cell::new(0),
+            peak_len: Cell::new(0),
+        }
+    }
+
+    /// Adds one small-map event (see [`add_small`]).
+    #[inline(always)]
+    fn add(&self, event: SmallEvent, entries: i64, bytes: i64, ops: SmallOps, peak_len: u64) {
+        let bump = |c: &Cell<i64>, d: i64| c.set(c.get() + d);
+        bump(&self.events[event as usize], 1);
+        bump(&self.entries, entries);
+        bump(&self.bytes, bytes);
+        bump(&self.inserts, ops.get(0));
+        bump(&self.removes, ops.get(1));
+        bump(&self.updates, ops.get(2));
+        self.peak_len.set(self.peak_len.get().max(peak_len));
+    }
+
+    /// Publishes the slot's delta to its site and empties it.
+    fn publish(&self) {
+        let Some(site) = self.site.take() else {
+            return;
+        };
+        let take = |c: &Cell<i64>| c.replace(0);
+        let event = |e: SmallEvent| take(&self.events[e as usize]);
+        let mut d = SiteDelta {
+            created: event(SmallEvent::Created),
+            dropped: event(SmallEvent::Dropped),
+            entries: take(&self.entries),
+            bytes: take(&self.bytes),
+            peak_len: self.peak_len.replace(0),
+            ..SiteDelta::default()
+        };
+        d.totals[INSERTS] = take(&self.inserts);
+        d.totals[UPDATES] = take(&self.updates);
+        d.totals[REMOVES] = take(&self.removes);
+        d.totals[GROWS] = event(SmallEvent::Grew);
+        d.totals[REHASHES] = event(SmallEvent::Rehashed);
+        d.totals[SHRINKS] = event(SmallEvent::Shrank);
+        event(SmallEvent::Counts);
+        d.apply(site);
+    }
+}
+
 /// A thread's pending site deltas. Nothing in it needs dropping, so the thread-local needs no
 /// destructor registration check on each access; [`ExitFlush`] publishes it when the thread
 /// exits.
+struct Batch {
+    /// Small maps' sites, direct-mapped by address (a site that finds its slot taken
+    /// publishes the other site's delta and takes it).
+    small: [SmallSlot; SMALL_SLOTS],
+    /// Everything else: maps with a cell (retired, flushed) and rarer small-map changes.
+    pending: RefCell<Pending>,
+    /// Cold events of both kinds since the batch was last published.
+    events: Cell<u32>,
+    /// The thread is exiting and published its batch: later deltas go straight to their site.
+    exited: Cell<bool>,
+}
+
+impl Batch {
+    /// Counts one event, and publishes the batch every [`FLUSH_EVERY`].
+    #[inline(always)]
+    fn counted(&self) {
+        let events = self.events.get() + 1;
+        if events >= FLUSH_EVERY {
+            self.publish();
+        } else {
+            self.events.set(events);
+        }
+    }
+
+    /// Publishes every pending delta of the thread.
+    #[cold]
+    #[inline(never)]
+    fn publish(&self) {
+        for slot in &self.small {
+            slot.publish();
+        }
+        if let Ok(mut p) = self.pending.try_borrow_mut() {
+            p.flush();
+        }
+        self.events.set(0);
+    }
+
+    /// The small slot of `site`: the one it has, or the one its address maps to after that
+    /// one's delta is published (`None` once the thread has exited).
+    #[inline(always)]
+    fn small_slot(&self, site: &'static SiteCell) -> Option<&SmallSlot> {
+        let addr = site as *const SiteCell as usize;
+        let slot = &self.small[(addr >> 6 ^ addr >> 12) % SMALL_SLOTS];
+        match slot.site.get() {
+            Some(s) if std::ptr::eq(s, site) => Some(slot),
+            _ => self.claim(slot, site),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim<'a>(&self, slot: &'a SmallSlot, site: &'static SiteCell) -> Option<&'a SmallSlot> {
+        if self.exited.get() {
+            return None;
+        }
+        // The thread's batch is published when it exits (registered on first use).
+        let _ = EXIT_FLUSH.try_with(|_| {});
+        slot.publish();
+        slot.site.set(Some(site));
+        Some(slot)
+    }
+}
+
+/// The general part of a thread's batch: deltas by site, searched.
 struct Pending {
     slots: [Option<(&'static SiteCell, SiteDelta)>; SLOTS],
     /// The slot used last: a thread creating maps at one site keeps finding it first.
     last: usize,
-    events: u32,
-    /// The thread is exiting and published its batch: later deltas go straight to their site.
-    exited: bool,
 }
 
 impl Pending {
-    /// Adds to `site`'s pending delta through `f`, which sees it (an empty one if `site` has
-    /// none yet) and adds its own changes.
-    #[inline]
-    fn add_with(&mut self, site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) {
-        if self.exited {
-            let mut delta = SiteDelta::default();
-            f(&mut delta);
-            delta.apply(site);
-            return;
-        }
+    /// `site`'s pending delta (a fresh one if it has none).
+    #[inline(always)]
+    fn delta_for(&mut self, site: &'static SiteCell) -> &mut SiteDelta {
         let i = match &self.slots[self.last] {
             Some((s, _)) if std::ptr::eq(*s, site) => self.last,
             _ => self.slot_for(site),
         };
         self.last = i;
-        if let Some((_, d)) = &mut self.slots[i] {
-            f(d);
-        }
-        self.events += 1;
-        if self.events >= FLUSH_EVERY {
-            self.flush();
-        }
+        &mut self.slots[i]
+            .get_or_insert_with(|| (site, SiteDelta::default()))
+            .1
     }
 
     /// The slot of `site`: the one it has, a free one, or one whose delta is published to
@@ -133,8 +318,8 @@ impl Pending {
         }
         found.unwrap_or_else(|| {
             let i = free.unwrap_or_else(|| {
-                // Evict the slot this event count points at.
-                let i = self.events as usize % SLOTS;
+                // Evict the slot after the last used one.
+                let i = (self.last + 1) % SLOTS;
                 if let Some((s, d)) = self.slots[i].take() {
                     d.apply(s);
                 }
@@ -151,7 +336,6 @@ impl Pending {
                 d.apply(s);
             }
         }
-        self.events = 0;
     }
 }
 
@@ -161,18 +345,21 @@ struct ExitFlush;
 
 impl Drop for ExitFlush {
     fn drop(&mut self) {
-        let _ = PENDING.try_with(|p| {
-            if let Ok(mut p) = p.try_borrow_mut() {
-                p.flush();
-                p.exited = true;
-            }
+        let _ = BATCH.try_with(|b| {
+            b.publish();
+            b.exited.set(true);
         });
     }
 }
 
 thread_local! {
-    static PENDING: RefCell<Pending> = const {
-        RefCell::new(Pending { slots: [None; SLOTS], last: 0, events: 0, exited: false })
+    static BATCH: Batch = const {
+        Batch {
+            small: [const { SmallSlot::empty() }; SMALL_SLOTS],
+            pending: RefCell::new(Pending { slots: [None; SLOTS], last: 0 }),
+            events: Cell::new(0),
+            exited: Cell::new(false),
+        }
     };
     static EXIT_FLUSH: ExitFlush = const { ExitFlush };
     /// Stats cells of dropped maps, for reuse by new ones on this thread.
@@ -200,24 +387,72 @@ pub(crate) fn add_with(site: &'static SiteCell, f: impl FnOnce(&mut SiteDelta)) 
 /// this crate's code (inlined) and not through `LocalKey`'s accessor from every caller's.
 #[inline(never)]
 fn add_dyn(site: &'static SiteCell, f: &mut dyn FnMut(&mut SiteDelta)) {
-    PENDING.with(|p| match p.try_borrow_mut() {
-        Ok(mut p) => p.add_with(site, f),
-        // Not reached (nothing runs user code while the batch is borrowed); still correct.
-        Err(_) => {
-            let mut delta = SiteDelta::default();
-            f(&mut delta);
-            delta.apply(site);
+    let batched = BATCH.try_with(|b| {
+        if b.exited.get() {
+            return false;
         }
+        let Ok(mut p) = b.pending.try_borrow_mut() else {
+            // Not reached (nothing runs user code while the batch is borrowed).
+            return false;
+        };
+        f(p.delta_for(site));
+        drop(p);
+        b.counted();
+        true
     });
+    if batched != Ok(true) {
+        let mut delta = SiteDelta::default();
+        f(&mut delta);
+        delta.apply(site);
+    }
+}
+
+/// Adds a small map's change to `site`: batched on this thread, or directly if the thread is
+/// exiting. The small maps' path: one call with everything in registers (a struct built on
+/// the caller's stack field by field would be read back here with wide loads that stall on
+/// store forwarding), into plain cells.
+#[inline(never)]
+pub(crate) fn add_small(
+    site: &'static SiteCell,
+    event: SmallEvent,
+    entries: i64,
+    bytes: i64,
+    ops: SmallOps,
+    peak_len: u64,
+) {
+    let batched = BATCH.try_with(|b| match b.small_slot(site) {
+        Some(slot) => {
+            slot.add(event, entries, bytes, ops, peak_len);
+            b.counted();
+            true
+        }
+        None => false,
+    });
+    if batched != Ok(true) {
+        add_small_directly(site, event, entries, bytes, ops, peak_len);
+    }
+}
+
+/// [`add_small`] straight to the site (the thread is exiting).
+#[cold]
+#[inline(never)]
+fn add_small_directly(
+    site: &'static SiteCell,
+    event: SmallEvent,
+    entries: i64,
+    bytes: i64,
+    ops: SmallOps,
+    peak_len: u64,
+) {
+    let slot = SmallSlot::empty();
+    slot.site.set(Some(site));
+    slot.add(event, entries, bytes, ops, peak_len);
+    slot.publish();
 }
 
 /// Publishes this thread's pending site updates.
 pub(crate) fn flush_current_thread() {
-    let _ = PENDING.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut() {
-            p.flush();
-        }
-    });
+    let _ = BATCH.try_with(Batch::publish);
 }
 
 /// A stats cell from this thread's pool, if it has one.

@@ -8,12 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use crate::batch::SmallEvent;
 use crate::event::{self, EventKind};
 use crate::registry::SmallSite;
 use crate::stats::{MapCell, SiteCell};
 use crate::{callsite, config, registry};
 
 mod small;
+
+pub(crate) use small::stays_small;
 
 /// The naming, lookup-counting and budget methods every governed map type has, over its
 /// `gov` field and its `$state()` (the table state governance sees). `$map` names the type in
@@ -270,7 +273,7 @@ impl Gov {
         match &self.handle {
             Handle::Sampled(c) | Handle::Exact(c) => crate::policy::on_limit(c, len as u64),
             Handle::Small { .. } => {
-                self.publish_small(0, 0, |_| {});
+                self.publish_small(0, 0, SmallEvent::Counts, 0);
                 crate::policy::Action::None
             }
             Handle::Bare(_) => crate::policy::Action::None,
@@ -601,11 +604,28 @@ fn new_cell<K, V>(site: &'static SiteCell, lookup_sample: u32, state: TableState
 }
 
 impl Drop for Gov {
+    #[inline]
     fn drop(&mut self) {
-        match std::mem::replace(&mut self.handle, Handle::Bare(Location::caller())) {
-            Handle::Sampled(cell) | Handle::Exact(cell) => registry::retire(cell),
-            small @ Handle::Small { .. } => small::retire(&small),
+        match &self.handle {
+            // Read in place, field by field: a copy of the whole handle would be one wide load
+            // of bytes just written one by one (its counters), which stalls on store
+            // forwarding.
+            Handle::Small { .. } => small::retire(&self.handle),
+            Handle::Sampled(_) | Handle::Exact(_) => self.retire_cell(),
             Handle::Bare(_) => {}
+        }
+    }
+}
+
+impl Gov {
+    /// Retires the map's stats cell (out of line: the registry's path is long, and a drop of
+    /// a map without a cell should not pay for its stack frame).
+    #[inline(never)]
+    fn retire_cell(&mut self) {
+        if let Handle::Sampled(cell) | Handle::Exact(cell) =
+            std::mem::replace(&mut self.handle, Handle::Bare(Location::caller()))
+        {
+            registry::retire(cell);
         }
     }
 }

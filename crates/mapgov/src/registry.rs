@@ -36,21 +36,81 @@ pub(crate) struct Registry {
     small_sites: StdMap<(usize, usize, usize), &'static SmallSite>,
 }
 
-/// A site as a small map without a stats cell sees it: the site, and the size and alignment
-/// of the map's entries (a site is a source location, shared by maps of every type created
-/// there; a small map needs its own entries' layout to know its table's bytes from its bucket
-/// count).
+/// `log2` of the bucket count that stands for "no table" in a small map's handle and in
+/// [`SmallSite::table_bytes`] (whose entry there is 0).
+pub(crate) const NO_TABLE: u8 = 17;
+
+/// A site as a small map without a stats cell sees it: the site, and what the map needs to
+/// know of its own tables (a site is a source location, shared by maps of every type created
+/// there; a small map needs its entries' layout to know its table's bytes from its bucket
+/// count). Built once per site and layout; the configuration it reads never changes.
 #[derive(Debug)]
 pub(crate) struct SmallSite {
     pub(crate) site: &'static SiteCell,
-    pub(crate) entry_size: usize,
-    pub(crate) entry_align: usize,
+    /// The bytes of a table of `2^log` buckets of the site's entries, for `log` below
+    /// [`NO_TABLE`]; 0 at `NO_TABLE`.
+    pub(crate) table_bytes: [usize; NO_TABLE as usize + 1],
+    /// Bit `log` is set if a map whose table has `2^log` buckets stays small under the
+    /// configuration (bit [`NO_TABLE`]: a map with no table).
+    small_tables: u32,
 }
 
 impl SmallSite {
-    /// The bytes of a table of `2^buckets_log2` buckets of this site's entries.
-    pub(crate) fn table_bytes(&self, buckets_log2: u8) -> usize {
-        crate::stats::table_bytes_for_buckets(1 << buckets_log2, self.entry_size, self.entry_align)
+    fn new(site: &'static SiteCell, entry_size: usize, entry_align: usize) -> SmallSite {
+        let mut table_bytes = [0; NO_TABLE as usize + 1];
+        let mut small_tables = u32::from(crate::gov::stays_small(0, 0)) << NO_TABLE;
+        for log in 0..NO_TABLE {
+            let buckets = 1usize << log;
+            let bytes = crate::stats::table_bytes_for_buckets(buckets, entry_size, entry_align);
+            table_bytes[usize::from(log)] = bytes;
+            // hashbrown's capacity of a table of `buckets` (without tombstones).
+            let capacity = if buckets <= 8 {
+                buckets - 1
+            } else {
+                buckets / 8 * 7
+            };
+            small_tables |= u32::from(crate::gov::stays_small(bytes, capacity)) << log;
+        }
+        SmallSite {
+            site,
+            table_bytes,
+            small_tables,
+        }
+    }
+
+    /// The bytes of a table of `2^log` buckets (0 for [`NO_TABLE`]).
+    #[inline(always)]
+    pub(crate) fn table_bytes(&self, log: u8) -> usize {
+        self.table_bytes[usize::from(log.min(NO_TABLE))]
+    }
+
+    /// Whether a map whose table has `2^log` buckets ([`NO_TABLE`]: none) stays small.
+    #[inline(always)]
+    pub(crate) fn keeps_small(&self, log: u8) -> bool {
+        log <= NO_TABLE && self.small_tables >> log & 1 != 0
+    }
+
+    /// The `log2` of the bucket count of this site's table of `bytes` ([`NO_TABLE`] for 0), if
+    /// one of at most 2^16 buckets has that size; `capacity` (a fresh table's) says which to
+    /// try first.
+    #[inline(always)]
+    pub(crate) fn buckets_log2(&self, bytes: usize, capacity: usize) -> Option<u8> {
+        if bytes == 0 {
+            return Some(NO_TABLE);
+        }
+        // hashbrown's capacity is `buckets - 1` up to 8 buckets and 7/8 of them above.
+        let buckets = if capacity < 8 {
+            capacity + 1
+        } else {
+            capacity / 7 * 8
+        };
+        let log = buckets.trailing_zeros().min(u32::from(NO_TABLE)) as u8;
+        // Bytes grow with the bucket count: equal bytes is the same table.
+        if self.table_bytes(log) == bytes {
+            Some(log)
+        } else {
+            (0..NO_TABLE).find(|&log| self.table_bytes(log) == bytes)
+        }
     }
 }
 
@@ -159,13 +219,7 @@ pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static 
     let small = *lock()
         .small_sites
         .entry((site as *const SiteCell as usize, size, align))
-        .or_insert_with(|| {
-            Box::leak(Box::new(SmallSite {
-                site,
-                entry_size: size,
-                entry_align: align,
-            }))
-        });
+        .or_insert_with(|| Box::leak(Box::new(SmallSite::new(site, size, align))));
     let _ = SMALL_SITE_CACHE_SLOTS.try_with(|c| c[slot].set((addr, layout, Some(small))));
     small
 }

@@ -785,12 +785,6 @@ pub(crate) fn table_bytes_for_buckets(buckets: usize, size: usize, align: usize)
     ctrl_offset + buckets + GROUP_WIDTH
 }
 
-/// The log2 of the bucket count of a hashbrown table of `bytes` bytes with entries of
-/// `size`/`align`, if one of at most 2^16 buckets has exactly that size.
-pub(crate) fn buckets_log2_for(bytes: usize, size: usize, align: usize) -> Option<u8> {
-    (0..=16u8).find(|&log| table_bytes_for_buckets(1 << log, size, align) == bytes)
-}
-
 thread_local! {
     /// Lookups on sampled maps left on this thread until the next sampled one, including it
     /// (never 0 between two lookups; it starts at 1 so that the first lookup draws the first

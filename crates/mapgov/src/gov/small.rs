@@ -19,61 +19,31 @@
 //! did before stay at its anonymous site, where they were published.)
 
 use super::{Gov, Handle, STALL_MIN_BYTES, TableState, resize_kind};
-use crate::batch::{self, SiteDelta};
+use crate::batch::{self, INSERTS, RESIZE_NANOS, SmallEvent, SmallOps};
 use crate::config;
 use crate::event::EventKind;
-use crate::registry::{self, SmallSite};
-use crate::stats::{MapCell, buckets_log2_for};
+use crate::registry::{self, NO_TABLE};
+use crate::stats::MapCell;
 
 /// The longest a small map can be: its published length and peak are 16-bit.
 const SMALL_MAX_LEN: usize = u16::MAX as usize;
 
-/// `buckets_log2` of a small map that holds no table (it was shrunk to nothing).
-const NO_TABLE: u8 = u8::MAX;
-
-/// Positions in [`SiteDelta::totals`] (the order of `Totals::fields`).
-const INSERTS: usize = 0;
-const UPDATES: usize = 1;
-const REMOVES: usize = 2;
-const GROWS: usize = 5;
-const REHASHES: usize = 6;
-const SHRINKS: usize = 7;
-const RESIZE_NANOS: usize = 8;
-
 /// Whether a table of this state may stay (or start) small under `config`.
 fn fits(config: &config::Config, state: &TableState) -> bool {
+    stays_small_under(config, state.bytes, state.capacity)
+}
+
+/// Whether a map whose table has `bytes` and `capacity` stays (or starts) small under the
+/// configuration (for [`SmallSite`], which asks once per bucket count).
+pub(crate) fn stays_small(bytes: usize, capacity: usize) -> bool {
+    stays_small_under(config::get(), bytes, capacity)
+}
+
+fn stays_small_under(config: &config::Config, bytes: usize, capacity: usize) -> bool {
     config.shrink_policy.is_none()
         && config.lookup_sample > 1
-        && state.bytes < config.track_min_bytes
-        && state.capacity <= SMALL_MAX_LEN
-}
-
-/// The bytes of the table a small map published (`NO_TABLE`: none).
-fn published_bytes(site: &SmallSite, buckets_log2: u8) -> usize {
-    if buckets_log2 == NO_TABLE {
-        0
-    } else {
-        site.table_bytes(buckets_log2)
-    }
-}
-
-/// The log2 of the bucket count of a small map's freshly allocated table of `state` (`NO_TABLE`
-/// for none), or `None` if no table of the site's entries has that size (the map then takes a
-/// cell).
-fn buckets_log2(site: &SmallSite, state: &TableState) -> Option<u8> {
-    if state.bytes == 0 {
-        return Some(NO_TABLE);
-    }
-    // A fresh table has no tombstones: hashbrown's capacity is `buckets - 1` below 8 buckets
-    // and 7/8 of them from 8 on.
-    let cap = state.capacity;
-    let buckets = if cap < 8 { cap + 1 } else { cap / 7 * 8 };
-    let log = buckets.trailing_zeros() as u8;
-    if buckets.is_power_of_two() && log <= 16 && site.table_bytes(log) == state.bytes {
-        Some(log)
-    } else {
-        buckets_log2_for(state.bytes, site.entry_size, site.entry_align)
-    }
+        && bytes < config.track_min_bytes
+        && capacity <= SMALL_MAX_LEN
 }
 
 /// The highest length since the last publish: the published length plus the most the length
@@ -94,7 +64,7 @@ impl Gov {
             return false;
         }
         let site = registry::small_site_for::<K, V>(loc);
-        let Some(log) = buckets_log2(site, after) else {
+        let Some(log) = site.buckets_log2(after.bytes, after.capacity) else {
             return false;
         };
         self.handle = Handle::Small {
@@ -106,12 +76,14 @@ impl Gov {
             peak_above: 0,
             buckets_log2: log,
         };
-        batch::add_with(site.site, |d| {
-            d.created += 1;
-            d.entries += after.len as i64;
-            d.bytes += after.bytes as i64;
-            d.peak_len = d.peak_len.max(after.len as u64);
-        });
+        batch::add_small(
+            site.site,
+            SmallEvent::Created,
+            after.len as i64,
+            after.bytes as i64,
+            SmallOps::default(),
+            after.len as u64,
+        );
         true
     }
 
@@ -142,15 +114,15 @@ impl Gov {
         );
         // Against what the site holds: the table may have changed without a resize (a drain
         // that was leaked, or whose values' `Drop` panicked, keeps the old table).
-        let published_bytes = published_bytes(site, published);
+        let published_bytes = site.table_bytes(published);
         let log = if after.bytes == published_bytes {
             // The same allocation (possibly with tombstones, so its capacity says nothing).
             Some(published)
         } else {
-            buckets_log2(site, after)
+            site.buckets_log2(after.bytes, after.capacity)
         };
         let log = match log {
-            Some(log) if fits(config::get(), after) => log,
+            Some(log) if site.keeps_small(log) => log,
             _ => {
                 self.promote::<K, V>(*before);
                 return false;
@@ -161,25 +133,24 @@ impl Gov {
         if let Some(ns) = timed {
             site.site.record_resize(ns);
         }
-        self.publish_small(0, 0, |d| {
-            d.bytes += after.bytes as i64 - published_bytes as i64;
-            let counter = match kind {
-                Some(EventKind::Grew) => Some(GROWS),
-                Some(EventKind::Shrank) => Some(SHRINKS),
-                Some(_) => Some(REHASHES),
-                None => None,
-            };
-            if let Some(i) = counter {
-                d.totals[i] += 1;
-            }
-            if let Some(ns) = timed {
+        if let Some(ns) = timed {
+            // Rare (only with `MAPGOV_TIME_MIN_BYTES` under a small table's size): its own
+            // event. As for a map with a cell, a pause of a table under 64 KiB is the
+            // scheduler's, not the table's.
+            batch::add_with(site.site, |d| {
                 d.totals[RESIZE_NANOS] += ns as i64;
-                // As for a map with a cell: a pause of a table under 64 KiB is the scheduler's.
                 if before.bytes >= STALL_MIN_BYTES {
                     d.resize_max_nanos = d.resize_max_nanos.max(ns);
                 }
-            }
-        });
+            });
+        }
+        let event = match kind {
+            Some(EventKind::Grew) => SmallEvent::Grew,
+            Some(EventKind::Shrank) => SmallEvent::Shrank,
+            Some(_) => SmallEvent::Rehashed,
+            None => SmallEvent::Counts,
+        };
+        self.publish_small(0, 0, event, after.bytes as i64 - published_bytes as i64);
         if let Handle::Small { buckets_log2, .. } = &mut self.handle {
             *buckets_log2 = log;
         }
@@ -187,12 +158,14 @@ impl Gov {
     }
 
     /// Publishes what a small map did since it last published, plus `extra_inserts` and
-    /// `extra_removes` (a bulk change) and whatever `f` adds; returns the length now published.
+    /// `extra_removes` (a bulk change), at `event`, with its table's bytes changed by `bytes`;
+    /// returns the length now published.
     pub(super) fn publish_small(
         &mut self,
         extra_inserts: usize,
         extra_removes: usize,
-        f: impl FnOnce(&mut SiteDelta),
+        event: SmallEvent,
+        bytes: i64,
     ) -> usize {
         let Handle::Small {
             site,
@@ -224,15 +197,14 @@ impl Gov {
             len <= SMALL_MAX_LEN,
             "a small map's table holds at most 2^16 - 1"
         );
-        let upd = *updates;
-        batch::add_with(site.site, |d| {
-            d.entries += ins as i64 - rem as i64;
-            d.totals[INSERTS] += ins as i64;
-            d.totals[REMOVES] += rem as i64;
-            d.totals[UPDATES] += i64::from(upd);
-            d.peak_len = d.peak_len.max(peak);
-            f(d);
-        });
+        batch::add_small(
+            site.site,
+            event,
+            ins as i64 - rem as i64,
+            bytes,
+            SmallOps::new(ins, rem, usize::from(*updates)),
+            peak,
+        );
         *published_len = len.min(SMALL_MAX_LEN) as u16;
         (*inserts, *removes, *updates, *peak_above) = (0, 0, 0, 0);
         len
@@ -248,8 +220,8 @@ impl Gov {
         else {
             return;
         };
-        let len = self.publish_small(0, 0, |_| {}) as u64;
-        let bytes = published_bytes(site, buckets_log2) as u64;
+        let len = self.publish_small(0, 0, SmallEvent::Counts, 0) as u64;
+        let bytes = site.table_bytes(buckets_log2) as u64;
         let config = config::get();
         let cell = MapCell::acquire::<K, V>(site.site, config.lookup_sample);
         cell.len_base.set(len);
@@ -270,7 +242,8 @@ impl Gov {
             self.publish_small(
                 after.saturating_sub(before),
                 before.saturating_sub(after),
-                |_| {},
+                SmallEvent::Counts,
+                0,
             );
         }
     }
@@ -315,7 +288,7 @@ impl Gov {
         match self.handle {
             Handle::Small {
                 site, buckets_log2, ..
-            } => Some(published_bytes(site, buckets_log2)),
+            } => Some(site.table_bytes(buckets_log2)),
             _ => None,
         }
     }
@@ -336,19 +309,21 @@ pub(super) fn retire(handle: &Handle) {
     else {
         return;
     };
-    let bytes = published_bytes(site, log);
-    batch::add_with(site.site, |d| {
-        d.dropped += 1;
-        d.entries -= i64::from(published_len);
-        d.bytes -= bytes as i64;
-        d.totals[INSERTS] += i64::from(inserts);
-        d.totals[REMOVES] += i64::from(removes);
-        d.totals[UPDATES] += i64::from(updates);
-        d.peak_len = d.peak_len.max(peak(
+    batch::add_small(
+        site.site,
+        SmallEvent::Dropped,
+        -i64::from(published_len),
+        -(site.table_bytes(log) as i64),
+        SmallOps::new(
+            usize::from(inserts),
+            usize::from(removes),
+            usize::from(updates),
+        ),
+        peak(
             published_len,
             usize::from(inserts),
             usize::from(removes),
             peak_above,
-        ));
-    });
+        ),
+    );
 }
