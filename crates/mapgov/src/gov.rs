@@ -661,9 +661,13 @@ pub(crate) struct SplitChange {
 /// table is big enough for the clock reads not to matter), `None` otherwise.
 #[inline]
 pub(crate) fn timer(bytes_before: usize) -> Option<Instant> {
-    let config = config::get();
-    (bytes_before > 0 && bytes_before >= config.time_min_bytes && config::enabled())
-        .then(Instant::now)
+    timer_would_run(bytes_before).then(Instant::now)
+}
+
+/// Whether a resize of a table of `bytes_before` bytes is timed.
+#[inline]
+pub(crate) fn timer_would_run(bytes_before: usize) -> bool {
+    bytes_before > 0 && bytes_before >= config::get().time_min_bytes && config::enabled()
 }
 
 /// Times `op` when the table is big enough for the clock reads not to matter.

@@ -314,29 +314,45 @@ where
     /// into a new allocation, and hashbrown moves nothing until every entry is hashed: a
     /// panicking hasher leaves the old table as it was. So a small map without tombstones (and
     /// a map's first allocation, which hashes nothing) needs none of
-    /// [`resize_cold`](Self::resize_cold)'s reconciliation.
+    /// [`resize_cold`](Self::resize_cold)'s reconciliation; nor a timer (a first allocation
+    /// moves nothing; a small table too small to be timed).
     #[cold]
     #[inline(never)]
     fn grow_cold(&mut self) {
         let (len, capacity) = (self.base.len(), self.base.capacity());
-        let first = capacity == 0 && self.gov.is_bare() && crate::config::enabled();
-        if !first && !self.gov.small_without_tombstones(capacity) {
+        let before_bytes = if let Some(bytes) = self.gov.small_plain_growth(capacity) {
+            bytes
+        } else if capacity == 0 && self.gov.is_bare() && crate::config::enabled() {
+            0
+        } else {
             self.resize_cold(|base| base.reserve(1));
             return;
+        };
+        self.base.reserve(1);
+        let (after_capacity, after_bytes) = (self.base.capacity(), self.base.allocation_size());
+        let accounted = if before_bytes == 0 {
+            self.gov.start_small::<K, V>(&TableState {
+                len,
+                capacity: after_capacity,
+                bytes: after_bytes,
+            })
+        } else {
+            self.gov.small_grew(len, after_capacity, after_bytes)
+        };
+        if !accounted {
+            // A map that does not start (or stay) small: the general path.
+            let before = TableState {
+                len,
+                capacity,
+                bytes: before_bytes,
+            };
+            let after = TableState {
+                len,
+                capacity: after_capacity,
+                bytes: after_bytes,
+            };
+            self.gov.after_resize::<K, V>(before, after, None);
         }
-        let bytes = self.gov.known_bytes();
-        let ((), nanos) = timed(bytes, || self.base.reserve(1));
-        let before = TableState {
-            len,
-            capacity,
-            bytes,
-        };
-        let after = TableState {
-            len,
-            capacity: self.base.capacity(),
-            bytes: self.base.allocation_size(),
-        };
-        self.gov.after_resize::<K, V>(before, after, nanos);
     }
 
     /// Runs an operation that may reallocate or rehash the table, timing and counting it.

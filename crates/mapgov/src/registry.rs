@@ -53,28 +53,48 @@ pub(crate) struct SmallSite {
     /// Bit `log` is set if a map whose table has `2^log` buckets stays small under the
     /// configuration (bit [`NO_TABLE`]: a map with no table).
     small_tables: u32,
+    /// Bit `log` is set if a resize from a table of `2^log` buckets is timed.
+    timed_tables: u32,
 }
 
 impl SmallSite {
     fn new(site: &'static SiteCell, entry_size: usize, entry_align: usize) -> SmallSite {
         let mut table_bytes = [0; NO_TABLE as usize + 1];
         let mut small_tables = u32::from(crate::gov::stays_small(0, 0)) << NO_TABLE;
+        let mut timed_tables = 0;
         for log in 0..NO_TABLE {
-            let buckets = 1usize << log;
-            let bytes = crate::stats::table_bytes_for_buckets(buckets, entry_size, entry_align);
+            let bytes = crate::stats::table_bytes_for_buckets(1 << log, entry_size, entry_align);
             table_bytes[usize::from(log)] = bytes;
-            // hashbrown's capacity of a table of `buckets` (without tombstones).
-            let capacity = if buckets <= 8 {
-                buckets - 1
-            } else {
-                buckets / 8 * 7
-            };
+            let capacity = SmallSite::full_capacity(log);
             small_tables |= u32::from(crate::gov::stays_small(bytes, capacity)) << log;
+            timed_tables |= u32::from(crate::gov::timer_would_run(bytes)) << log;
         }
         SmallSite {
             site,
             table_bytes,
             small_tables,
+            timed_tables,
+        }
+    }
+
+    /// Whether a resize from a table of `2^log` buckets is timed ([`crate::gov::timer`]).
+    #[inline(always)]
+    pub(crate) fn times_resize_from(&self, log: u8) -> bool {
+        log < NO_TABLE && self.timed_tables >> log & 1 != 0
+    }
+
+    /// hashbrown's capacity of a table of `2^log` buckets without tombstones (0 for
+    /// [`NO_TABLE`]).
+    #[inline(always)]
+    pub(crate) fn full_capacity(log: u8) -> usize {
+        if log >= NO_TABLE {
+            return 0;
+        }
+        let buckets = 1usize << log;
+        if buckets <= 8 {
+            buckets - 1
+        } else {
+            buckets / 8 * 7
         }
     }
 

@@ -22,7 +22,7 @@ use super::{Gov, Handle, STALL_MIN_BYTES, TableState, resize_kind};
 use crate::batch::{self, INSERTS, RESIZE_NANOS, SmallEvent, SmallOps};
 use crate::config;
 use crate::event::EventKind;
-use crate::registry::{self, NO_TABLE};
+use crate::registry::{self, NO_TABLE, SmallSite};
 use crate::stats::MapCell;
 
 /// The longest a small map can be: its published length and peak are 16-bit.
@@ -56,7 +56,7 @@ fn peak(published_len: u16, inserts: usize, removes: usize, peak_above: u8) -> u
 impl Gov {
     /// Makes a map whose first allocation is `after` small, and publishes its creation, if it
     /// qualifies (see the module docs). Returns whether it did.
-    pub(super) fn start_small<K, V>(&mut self, after: &TableState) -> bool {
+    pub(crate) fn start_small<K, V>(&mut self, after: &TableState) -> bool {
         let Handle::Bare(loc) = self.handle else {
             return false;
         };
@@ -266,21 +266,57 @@ impl Gov {
         }
     }
 
-    /// Whether the map is small and its table of `capacity` has no tombstones (its capacity is
-    /// the whole of its published bucket count's).
-    pub(crate) fn small_without_tombstones(&self, capacity: usize) -> bool {
+    /// The bytes of a small map's table of `capacity` if it grows without timing and without
+    /// reconciliation: its table has no tombstones (its capacity is its bucket count's whole)
+    /// and is too small to be timed. `None` otherwise (not small, or another case).
+    #[inline]
+    pub(crate) fn small_plain_growth(&self, capacity: usize) -> Option<usize> {
         match self.handle {
-            Handle::Small { buckets_log2, .. } if buckets_log2 != NO_TABLE => {
-                let buckets = 1usize << buckets_log2;
-                let full = if buckets < 8 {
-                    buckets - 1
-                } else {
-                    buckets / 8 * 7
-                };
-                capacity == full
+            Handle::Small {
+                site, buckets_log2, ..
+            } if buckets_log2 != NO_TABLE
+                && capacity == SmallSite::full_capacity(buckets_log2)
+                && !site.times_resize_from(buckets_log2) =>
+            {
+                Some(site.table_bytes(buckets_log2))
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// A small map's table grew (see [`small_plain_growth`](Gov::small_plain_growth)) to one
+    /// of `capacity` and `bytes`, holding `len` entries: publishes it and its counts. Returns
+    /// `false`, changing nothing, if the new table does not keep the map small (the caller
+    /// then takes the general path, which promotes it).
+    pub(crate) fn small_grew(&mut self, len: usize, capacity: usize, bytes: usize) -> bool {
+        let Handle::Small {
+            site,
+            buckets_log2: published,
+            published_len,
+            inserts,
+            removes,
+            ..
+        } = self.handle
+        else {
+            return false;
+        };
+        debug_assert_eq!(
+            i64::from(published_len) + i64::from(inserts) - i64::from(removes),
+            len as i64,
+            "every change of a small map's length is counted before its resize is reported"
+        );
+        let Some(log) = site
+            .buckets_log2(bytes, capacity)
+            .filter(|&log| site.keeps_small(log))
+        else {
+            return false;
+        };
+        let grew = bytes as i64 - site.table_bytes(published) as i64;
+        self.publish_small(0, 0, SmallEvent::Grew, grew);
+        if let Handle::Small { buckets_log2, .. } = &mut self.handle {
+            *buckets_log2 = log;
+        }
+        true
     }
 
     /// The allocation a small map published (its exact table bytes), if the map is small.
