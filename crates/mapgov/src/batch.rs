@@ -251,18 +251,15 @@ impl Batch {
         self.events.set(0);
     }
 
-    /// The small slot of `site`: the one it has, or the one its address maps to after that
-    /// one's delta is published (`None` once the thread has exited).
+    /// The small slot `site`'s address maps to (which another site may hold).
     #[inline(always)]
-    fn small_slot(&self, site: &'static SiteCell) -> Option<&SmallSlot> {
+    fn small_slot_of(&self, site: &'static SiteCell) -> &SmallSlot {
         let addr = site as *const SiteCell as usize;
-        let slot = &self.small[(addr >> 6 ^ addr >> 12) % SMALL_SLOTS];
-        match slot.site.get() {
-            Some(s) if std::ptr::eq(s, site) => Some(slot),
-            _ => self.claim(slot, site),
-        }
+        &self.small[(addr >> 6 ^ addr >> 12) % SMALL_SLOTS]
     }
 
+    /// Gives `slot` to `site` after publishing the delta of the site that held it (`None`
+    /// once the thread has exited: deltas then go straight to their sites).
     #[cold]
     #[inline(never)]
     fn claim<'a>(&self, slot: &'a SmallSlot, site: &'static SiteCell) -> Option<&'a SmallSlot> {
@@ -420,7 +417,37 @@ pub(crate) fn add_small(
     ops: SmallOps,
     peak_len: u64,
 ) {
-    let batched = BATCH.try_with(|b| match b.small_slot(site) {
+    // The common case only, with no call inside: `site` holds its slot.
+    let added = BATCH.try_with(|b| {
+        let slot = b.small_slot_of(site);
+        if !slot.site.get().is_some_and(|s| std::ptr::eq(s, site)) {
+            return None;
+        }
+        slot.add(event, entries, bytes, ops, peak_len);
+        let events = b.events.get() + 1;
+        b.events.set(events);
+        Some(events >= FLUSH_EVERY)
+    });
+    match added {
+        Ok(Some(false)) => {}
+        Ok(Some(true)) => flush_current_thread(),
+        _ => add_small_claiming(site, event, entries, bytes, ops, peak_len),
+    }
+}
+
+/// [`add_small`] when `site` does not hold its slot: it takes it (publishing the other site's
+/// delta), or publishes straight to the site if the thread is exiting.
+#[cold]
+#[inline(never)]
+fn add_small_claiming(
+    site: &'static SiteCell,
+    event: SmallEvent,
+    entries: i64,
+    bytes: i64,
+    ops: SmallOps,
+    peak_len: u64,
+) {
+    let added = BATCH.try_with(|b| match b.claim(b.small_slot_of(site), site) {
         Some(slot) => {
             slot.add(event, entries, bytes, ops, peak_len);
             b.counted();
@@ -428,7 +455,7 @@ pub(crate) fn add_small(
         }
         None => false,
     });
-    if batched != Ok(true) {
+    if added != Ok(true) {
         add_small_directly(site, event, entries, bytes, ops, peak_len);
     }
 }

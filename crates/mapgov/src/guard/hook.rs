@@ -29,6 +29,8 @@ const CALM_PATIENCE: Duration = Duration::from_secs(1);
 const MAX_IN_FLIGHT: usize = 4;
 /// Panic dumps written in a burst before the rate limit applies.
 const PANIC_BURST: u32 = 8;
+/// Attempts to take the panic budget from another panicking thread before giving up.
+const BUDGET_TRIES: u32 = 1000;
 /// Then one panic dump per this interval.
 const PANIC_REFILL: Duration = Duration::from_secs(10);
 /// The longest panic message kept.
@@ -212,13 +214,22 @@ impl Drop for InFlight {
     }
 }
 
-/// Whether the panic rate limit lets this panic write a dump. If another thread is updating the
-/// budget this very moment, the answer is yes (the in-flight limit still applies).
+/// Whether the panic rate limit lets this panic write a dump. The budget is held for a few
+/// instructions at a time, so a thread that finds it taken yields and tries again; one that
+/// still cannot get it (a crowd of panicking threads on a loaded machine) writes no dump, so
+/// the limit is never exceeded. (Never blocks: the holder may be a thread that cannot run.)
 fn take_panic_token() -> bool {
-    let mut budget = match PANIC_BUDGET.try_lock() {
-        Ok(b) => b,
-        Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) => return true,
+    let mut tries = 0;
+    let mut budget = loop {
+        match PANIC_BUDGET.try_lock() {
+            Ok(b) => break b,
+            Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+            Err(TryLockError::WouldBlock) if tries < BUDGET_TRIES => {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            Err(TryLockError::WouldBlock) => return false,
+        }
     };
     let now = Instant::now();
     match budget.refilled {
