@@ -94,13 +94,15 @@ pub(crate) struct Gov {
 }
 
 #[derive(Debug)]
+// The sampling variants are adjacent (and last), so that `record_lookup` tells them apart
+// from the others with one comparison.
 enum Handle {
     /// No stats cell yet (nothing allocated, or governance off): the creation site.
     Bare(&'static Location<'static>),
-    /// Lookups sampled (one in the cell's `lookup_sample`).
-    Sampled(Arc<MapCell>),
     /// Every lookup counted.
     Exact(Arc<MapCell>),
+    /// Lookups sampled (one in the cell's `lookup_sample`).
+    Sampled(Arc<MapCell>),
     /// A small untracked map without a cell: its counts since it last published to its site
     /// live here, in the handle's spare bytes (see the `small` module).
     Small {
@@ -189,13 +191,28 @@ impl Gov {
     /// Counts one lookup (a hit or a miss), sampled or exactly as the map counts them.
     #[inline(always)]
     pub(crate) fn record_lookup(&self, hit: bool) {
-        // The common case first: a sampled map costs one comparison of the handle (kept in a
-        // register across a loop of lookups) and the thread's countdown.
+        // The common case first: a sampled map (with a cell or small) costs one comparison of
+        // the handle's tag (the two variants are adjacent: a range check, not a jump table) and
+        // the thread's countdown; where its sample goes is decided only when it is taken.
+        if matches!(self.handle, Handle::Sampled(_) | Handle::Small { .. }) {
+            if crate::stats::countdown_ran_out() {
+                self.take_lookup_sample(hit);
+            }
+        } else if let Handle::Exact(c) = &self.handle {
+            crate::stats::record_exact_lookup(c, hit);
+        }
+    }
+
+    /// The thread's countdown ran out on a lookup of this sampling map.
+    #[cold]
+    #[inline(never)]
+    fn take_lookup_sample(&self, hit: bool) {
         match &self.handle {
-            Handle::Sampled(c) => crate::stats::record_sampled_lookup(c, hit),
-            Handle::Small { site, .. } => crate::stats::record_sampled_site_lookup(site, hit),
-            Handle::Exact(c) => crate::stats::record_exact_lookup(c, hit),
-            Handle::Bare(_) => {}
+            Handle::Sampled(c) => crate::stats::sample(crate::stats::Sampled::Cell(c), hit),
+            Handle::Small { site, .. } => {
+                crate::stats::sample(crate::stats::Sampled::Site(site), hit);
+            }
+            Handle::Exact(_) | Handle::Bare(_) => {}
         }
     }
 

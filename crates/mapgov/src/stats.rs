@@ -2,7 +2,7 @@
 //!
 //! Hot-path rule: a map's ordinary operations touch only its own [`MapCell`], with single-writer
 //! relaxed `load` + `store` (no read-modify-write, no lock). Lookups through `&self` may run on
-//! many threads at once; they are sampled (see [`record_sampled_lookup`]) so that only one in N writes
+//! many threads at once; they are sampled (see [`countdown_ran_out`]) so that only one in N writes
 //! to shared memory, and that write is a `fetch_add`.
 
 use std::cell::Cell;
@@ -804,34 +804,15 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
     counter.fetch_add(1, Relaxed);
 }
 
-/// Counts one lookup on `cell`, a map that samples its lookups one in N
-/// (`cell.lookup_sample`).
-///
-/// Each lookup is sampled independently with probability 1/N (a per-thread geometric
-/// countdown, so no pattern of maps or keys can alias with it) and a sampled lookup adds N: the
-/// counters are unbiased estimates, and only about one lookup in N writes to shared memory.
-/// The common case is one decrement of a thread-local counter and a branch; the cell is read
-/// only by the sampled lookup.
-#[inline(always)]
-pub(crate) fn record_sampled_lookup(cell: &MapCell, hit: bool) {
-    if countdown_ran_out() {
-        sample(Sampled::Cell(cell), hit);
-    }
-}
-
-/// [`record_sampled_lookup`] for a small map without a cell: a sampled lookup is added to its
-/// site through the thread's batch, with the configured weight.
-#[inline(always)]
-pub(crate) fn record_sampled_site_lookup(site: &'static crate::registry::SmallSite, hit: bool) {
-    if countdown_ran_out() {
-        // The site is read only by the sampled lookup.
-        sample(Sampled::Site(site), hit);
-    }
-}
-
+/// Lookups on maps that sample them (one in N: `lookup_sample`) are counted like this: each is
+/// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
+/// of maps or keys can alias with it) and a sampled lookup adds N, so the counters are unbiased
+/// estimates and only about one lookup in N writes to shared memory. The common case is one
+/// decrement of a thread-local counter and a branch ([`countdown_ran_out`]); the cell or site
+/// is read only by the sampled lookup ([`sample`]).
 /// Decrements the thread's countdown; whether it ran out (this lookup may be the sampled one).
 #[inline(always)]
-fn countdown_ran_out() -> bool {
+pub(crate) fn countdown_ran_out() -> bool {
     COUNTDOWN.with(|c| {
         let left = c.get().wrapping_sub(1);
         c.set(left);
@@ -841,7 +822,7 @@ fn countdown_ran_out() -> bool {
 
 /// Where a sampled lookup is counted.
 #[derive(Clone, Copy)]
-enum Sampled<'a> {
+pub(crate) enum Sampled<'a> {
     Cell(&'a MapCell),
     Site(&'static crate::registry::SmallSite),
 }
@@ -850,7 +831,7 @@ enum Sampled<'a> {
 /// lookup only draws where its first sample falls), and draw the next countdown.
 #[cold]
 #[inline(never)]
-fn sample(target: Sampled<'_>, hit: bool) {
+pub(crate) fn sample(target: Sampled<'_>, hit: bool) {
     let rate = match target {
         Sampled::Cell(cell) => cell.lookup_sample.load(Relaxed),
         Sampled::Site(_) => crate::config::get().lookup_sample,
