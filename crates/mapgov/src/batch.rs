@@ -10,7 +10,8 @@
 //! The table has two parts. Small maps (those without a stats cell) publish three times in a
 //! typical life, so theirs is the leanest path: one call with the change in registers, a slot
 //! found directly by the site's address, plain cells. Everything else (cells' flushes and
-//! retirements, rarer small-map changes) goes through a general delta per site, searched.
+//! retirements, sampled lookups of small maps, timed resizes of small tables, a small map
+//! created by a copy) goes through a general delta per site, searched.
 //!
 //! So a site's totals may lag by at most [`FLUSH_EVERY`] cold events per other thread that is
 //! still running; they are exact for the thread that takes the snapshot and for finished
@@ -103,7 +104,8 @@ pub(crate) enum SmallEvent {
     Rehashed,
     /// It was dropped: one more dropped map.
     Dropped,
-    /// Only its counts (a counter about to overflow, a bulk change, a promotion).
+    /// Only its counts (a counter about to overflow, a bulk change, a promotion, a resize
+    /// that changed nothing).
     Counts,
 }
 
@@ -218,7 +220,7 @@ struct Batch {
     /// Small maps' sites, direct-mapped by address (a site that finds its slot taken
     /// publishes the other site's delta and takes it).
     small: [SmallSlot; SMALL_SLOTS],
-    /// Everything else: maps with a cell (retired, flushed) and rarer small-map changes.
+    /// Everything else (see the module docs).
     pending: RefCell<Pending>,
     /// Cold events of both kinds since the batch was last published.
     events: Cell<u32>,

@@ -49,7 +49,7 @@ pub(crate) struct SmallSite {
     pub(crate) site: &'static SiteCell,
     /// The bytes of a table of `2^log` buckets of the site's entries, for `log` below
     /// [`NO_TABLE`]; 0 at `NO_TABLE`.
-    pub(crate) table_bytes: [usize; NO_TABLE as usize + 1],
+    table_bytes: [usize; NO_TABLE as usize + 1],
     /// Bit `log` is set if a map whose table has `2^log` buckets stays small under the
     /// configuration (bit [`NO_TABLE`]: a map with no table).
     small_tables: u32,
@@ -63,6 +63,8 @@ impl SmallSite {
         let mut small_tables = u32::from(crate::gov::stays_small(0, 0)) << NO_TABLE;
         let mut timed_tables = 0;
         for log in 0..NO_TABLE {
+            // A size past `usize` (huge entries on a 32-bit target) is `usize::MAX`: never
+            // small, never matched.
             let bytes = crate::stats::table_bytes_for_buckets(1 << log, entry_size, entry_align);
             table_bytes[usize::from(log)] = bytes;
             let capacity = SmallSite::full_capacity(log);

@@ -778,11 +778,15 @@ pub(crate) fn table_bytes_for(cap: usize, size: usize, align: usize) -> usize {
     table_bytes_for_buckets(buckets, size, align)
 }
 
-/// The allocation of a hashbrown table of `buckets` buckets (a power of two) of `size`/`align`.
+/// The allocation of a hashbrown table of `buckets` buckets (a power of two) of `size`/`align`
+/// (`usize::MAX` if it does not fit in `usize`: such a table cannot exist).
 pub(crate) fn table_bytes_for_buckets(buckets: usize, size: usize, align: usize) -> usize {
     let ctrl_align = align.max(GROUP_WIDTH);
-    let ctrl_offset = (size * buckets + ctrl_align - 1) & !(ctrl_align - 1);
-    ctrl_offset + buckets + GROUP_WIDTH
+    size.checked_mul(buckets)
+        .and_then(|entries| entries.checked_add(ctrl_align - 1))
+        .map(|end| end & !(ctrl_align - 1))
+        .and_then(|ctrl_offset| ctrl_offset.checked_add(buckets + GROUP_WIDTH))
+        .unwrap_or(usize::MAX)
 }
 
 thread_local! {
@@ -804,13 +808,13 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
     counter.fetch_add(1, Relaxed);
 }
 
+/// Decrements the thread's countdown; whether it ran out (this lookup may be the sampled one).
+///
 /// Lookups on maps that sample them (one in N: `lookup_sample`) are counted like this: each is
 /// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
 /// of maps or keys can alias with it) and a sampled lookup adds N, so the counters are unbiased
-/// estimates and only about one lookup in N writes to shared memory. The common case is one
-/// decrement of a thread-local counter and a branch ([`countdown_ran_out`]); the cell or site
-/// is read only by the sampled lookup ([`sample`]).
-/// Decrements the thread's countdown; whether it ran out (this lookup may be the sampled one).
+/// estimates and only about one lookup in N writes to shared memory. The common case is this
+/// decrement and a branch; the cell or site is read only by the sampled lookup ([`sample`]).
 #[inline(always)]
 pub(crate) fn countdown_ran_out() -> bool {
     COUNTDOWN.with(|c| {

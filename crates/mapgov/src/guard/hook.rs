@@ -29,10 +29,10 @@ const CALM_PATIENCE: Duration = Duration::from_secs(1);
 const MAX_IN_FLIGHT: usize = 4;
 /// Panic dumps written in a burst before the rate limit applies.
 const PANIC_BURST: u32 = 8;
-/// Attempts to take the panic budget from another panicking thread before giving up.
-const BUDGET_TRIES: u32 = 1000;
 /// Then one panic dump per this interval.
 const PANIC_REFILL: Duration = Duration::from_secs(10);
+/// Attempts to take the panic budget from another panicking thread before giving up.
+const BUDGET_TRIES: u32 = 1000;
 /// The longest panic message kept.
 const MESSAGE_MAX: usize = 4096;
 
@@ -217,7 +217,8 @@ impl Drop for InFlight {
 /// Whether the panic rate limit lets this panic write a dump. The budget is held for a few
 /// instructions at a time, so a thread that finds it taken yields and tries again; one that
 /// still cannot get it (a crowd of panicking threads on a loaded machine) writes no dump, so
-/// the limit is never exceeded. (Never blocks: the holder may be a thread that cannot run.)
+/// the limit is never exceeded. It never blocks indefinitely (the holder may be a thread that
+/// cannot run): at most [`BUDGET_TRIES`] yields.
 fn take_panic_token() -> bool {
     let mut tries = 0;
     let mut budget = loop {
