@@ -87,6 +87,29 @@ impl Gov {
         true
     }
 
+    /// A small map's site and published bucket count (`None` if the map is not small), once
+    /// debug builds checked that every change of its length up to `len` (the length after a
+    /// resize) was counted.
+    fn small_before_resize(&self, len: usize) -> Option<(&'static SmallSite, u8)> {
+        let Handle::Small {
+            site,
+            buckets_log2,
+            published_len,
+            inserts,
+            removes,
+            ..
+        } = self.handle
+        else {
+            return None;
+        };
+        debug_assert_eq!(
+            i64::from(published_len) + i64::from(inserts) - i64::from(removes),
+            len as i64,
+            "every change of a small map's length is counted before its resize is reported"
+        );
+        Some((site, buckets_log2))
+    }
+
     /// A small map's resize from `before` to `after`: published with the counts since the last
     /// publish. If the map no longer fits it is promoted instead and `false` returned: the
     /// caller then accounts for the resize through the new cell.
@@ -96,22 +119,9 @@ impl Gov {
         after: &TableState,
         nanos: Option<u64>,
     ) -> bool {
-        let Handle::Small {
-            site,
-            buckets_log2: published,
-            published_len,
-            inserts,
-            removes,
-            ..
-        } = self.handle
-        else {
+        let Some((site, published)) = self.small_before_resize(after.len) else {
             return false;
         };
-        debug_assert_eq!(
-            i64::from(published_len) + i64::from(inserts) - i64::from(removes),
-            after.len as i64,
-            "every change of a small map's length is counted before its resize is reported"
-        );
         // Against what the site holds: the table may have changed without a resize (a drain
         // that was leaked, or whose values' `Drop` panicked, keeps the old table).
         let published_bytes = site.table_bytes(published);
@@ -289,22 +299,9 @@ impl Gov {
     /// `false`, changing nothing, if the new table does not keep the map small (the caller
     /// then takes the general path, which promotes it).
     pub(crate) fn small_grew(&mut self, len: usize, capacity: usize, bytes: usize) -> bool {
-        let Handle::Small {
-            site,
-            buckets_log2: published,
-            published_len,
-            inserts,
-            removes,
-            ..
-        } = self.handle
-        else {
+        let Some((site, published)) = self.small_before_resize(len) else {
             return false;
         };
-        debug_assert_eq!(
-            i64::from(published_len) + i64::from(inserts) - i64::from(removes),
-            len as i64,
-            "every change of a small map's length is counted before its resize is reported"
-        );
         let Some(log) = site
             .buckets_log2(bytes, capacity)
             .filter(|&log| site.keeps_small(log))
