@@ -232,12 +232,18 @@ impl Batch {
     /// Counts one event, and publishes the batch every [`FLUSH_EVERY`].
     #[inline(always)]
     fn counted(&self) {
-        let events = self.events.get() + 1;
-        if events >= FLUSH_EVERY {
+        if self.count_event() {
             self.publish();
-        } else {
-            self.events.set(events);
         }
+    }
+
+    /// Counts one event; whether the batch is due to be published (for a caller that
+    /// publishes it outside its own thread-local access, see [`add_small`]).
+    #[inline(always)]
+    fn count_event(&self) -> bool {
+        let events = self.events.get() + 1;
+        self.events.set(events);
+        events >= FLUSH_EVERY
     }
 
     /// Publishes every pending delta of the thread.
@@ -426,9 +432,7 @@ pub(crate) fn add_small(
             return None;
         }
         slot.add(event, entries, bytes, ops, peak_len);
-        let events = b.events.get() + 1;
-        b.events.set(events);
-        Some(events >= FLUSH_EVERY)
+        Some(b.count_event())
     });
     match added {
         Ok(Some(false)) => {}
