@@ -460,9 +460,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let r = self.base.get(k);
-        self.gov.record_lookup(r.is_some());
-        r
+        self.gov.looked_up(self.base.get(k))
     }
 
     /// The key and value stored for `k`.
@@ -472,9 +470,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let r = self.base.get_key_value(k);
-        self.gov.record_lookup(r.is_some());
-        r
+        self.gov.looked_up(self.base.get_key_value(k))
     }
 
     /// Mutable references to the values of `N` distinct keys at once.
@@ -530,9 +526,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let r = self.base.contains_key(k);
-        self.gov.record_lookup(r);
-        r
+        self.gov.looked_up(self.base.get(k)).is_some()
     }
 
     /// A mutable reference to the value for `k`.
@@ -542,10 +536,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let gov = &self.gov;
-        let r = self.base.get_mut(k);
-        gov.record_lookup(r.is_some());
-        r
+        self.gov.looked_up(self.base.get_mut(k))
     }
 
     /// Inserts a pair; returns the previous value if the key was present (the key itself is not

@@ -1168,8 +1168,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.find_uncounted(self.hash(k), k);
-        self.gov.record_lookup(r.is_some());
-        r.map(|(k, v)| (k, v))
+        self.gov.looked_up(r.map(|(k, v)| (k, v)))
     }
 
     /// Whether the map holds `k`.
@@ -1199,8 +1198,7 @@ where
                 .find_mut(hash, |(q, _)| q.borrow() == k)
                 .map(|(_, v)| v)
         };
-        self.gov.record_lookup(r.is_some());
-        r
+        self.gov.looked_up(r)
     }
 
     /// Mutable references to the values of `N` distinct keys at once. Takes time proportional
