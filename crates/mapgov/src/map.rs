@@ -322,7 +322,11 @@ where
         let (len, capacity) = (self.base.len(), self.base.capacity());
         let before_bytes = if let Some(bytes) = self.gov.small_plain_growth(capacity) {
             bytes
-        } else if capacity == 0 && self.gov.is_bare() && crate::config::enabled() {
+        } else if self.gov.is_bare() && !crate::config::enabled() {
+            // Governance off (`MAPGOV=off`): only the growth, without `resize_cold`'s call.
+            self.base.reserve(1);
+            return;
+        } else if capacity == 0 && self.gov.is_bare() {
             0
         } else {
             self.resize_cold(|base| base.reserve(1));
