@@ -203,25 +203,6 @@ impl Gov {
         }
     }
 
-    /// Counts a lookup by its result and hands the result back.
-    ///
-    /// Each arm counts on its own, so that after inlining the caller's own test of the result
-    /// is decided on each path: a hit goes straight from the probe to the caller's hit code,
-    /// as in hashbrown, instead of both paths meeting to count and then branching again.
-    #[inline(always)]
-    pub(crate) fn looked_up<T>(&self, r: Option<T>) -> Option<T> {
-        match r {
-            Some(v) => {
-                self.record_lookup(true);
-                Some(v)
-            }
-            None => {
-                self.record_lookup(false);
-                None
-            }
-        }
-    }
-
     /// The thread's countdown ran out on a lookup of this sampling map.
     #[cold]
     #[inline(never)]

@@ -464,7 +464,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.gov.looked_up(self.base.get(k))
+        let r = self.base.get(k);
+        self.gov.record_lookup(r.is_some());
+        r
     }
 
     /// The key and value stored for `k`.
@@ -474,7 +476,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.gov.looked_up(self.base.get_key_value(k))
+        let r = self.base.get_key_value(k);
+        self.gov.record_lookup(r.is_some());
+        r
     }
 
     /// Mutable references to the values of `N` distinct keys at once.
@@ -530,7 +534,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.gov.looked_up(self.base.get(k)).is_some()
+        let r = self.base.contains_key(k);
+        self.gov.record_lookup(r);
+        r
     }
 
     /// A mutable reference to the value for `k`.
@@ -540,7 +546,10 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.gov.looked_up(self.base.get_mut(k))
+        let gov = &self.gov;
+        let r = self.base.get_mut(k);
+        gov.record_lookup(r.is_some());
+        r
     }
 
     /// Inserts a pair; returns the previous value if the key was present (the key itself is not

@@ -1168,7 +1168,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let r = self.find_uncounted(self.hash(k), k);
-        self.gov.looked_up(r.map(|(k, v)| (k, v)))
+        self.gov.record_lookup(r.is_some());
+        r.map(|(k, v)| (k, v))
     }
 
     /// Whether the map holds `k`.
@@ -1198,7 +1199,8 @@ where
                 .find_mut(hash, |(q, _)| q.borrow() == k)
                 .map(|(_, v)| v)
         };
-        self.gov.looked_up(r)
+        self.gov.record_lookup(r.is_some());
+        r
     }
 
     /// Mutable references to the values of `N` distinct keys at once. Takes time proportional
