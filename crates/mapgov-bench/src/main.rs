@@ -3,10 +3,12 @@
 //!
 //! ```sh
 //! cargo run --release -p mapgov-bench --bin mapbench -- [--quick] [--format table|markdown|json]
+//!     [--processes N]
 //! ```
 //!
-//! The parent process runs one child per governance mode (`--mode`, hidden), each with that
-//! mode's `MAPGOV_*` environment, and merges the JSON the children print. Exit status: 0 on
+//! The parent process runs one child per governance mode (`--mode`, hidden; `--processes N`
+//! runs N rounds of them), each with that mode's `MAPGOV_*` environment, and merges the JSON
+//! the children print. Exit status: 0 on
 //! success (also when the output pipe closes early), 2 on any error.
 
 use std::io::Write as _;
@@ -15,8 +17,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use mapgov_bench::{
-    CHILD_FORMAT, ChildReport, CountingAlloc, FORMAT, Machine, Mode, Plan, Report, Suite, VERSION,
-    counting_alloc_installed, render, run_mode,
+    CHILD_FORMAT, ChildReport, CountingAlloc, FORMAT, Machine, Mode, ModeReport, Plan, Report,
+    Suite, VERSION, counting_alloc_installed, render, run_mode,
 };
 
 #[global_allocator]
@@ -58,6 +60,14 @@ struct Args {
     /// The governance modes to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::ALL)]
     modes: Vec<Mode>,
+
+    /// Measure each mode in this many child processes (in rounds: every mode once, then
+    /// again) and report, per row, the median of the processes' ratios. A process's memory
+    /// layout moves some loops by up to ~10 % for its whole life, the same binary differing
+    /// from one process to the next, which the repetitions inside one process cannot average
+    /// out. Use an odd number.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=15))]
+    processes: u16,
 
     /// Run as the child process of one mode and print its JSON (internal).
     #[arg(long, value_enum, hide = true)]
@@ -166,43 +176,20 @@ fn check_mode_semantics(mode: Mode) -> Result<(), String> {
 fn parent(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("finding my own executable: {e}"))?;
     let started = Instant::now();
-    let mut modes = Vec::new();
-    for &mode in &args.modes {
-        let mut cmd = Command::new(&exe);
-        cmd.arg("--mode").arg(mode.name());
-        if args.quick {
-            cmd.arg("--quick");
-        }
-        let suites: Vec<&str> = args.suites.iter().map(|s| s.name()).collect();
-        cmd.arg("--suites").arg(suites.join(","));
-        if let Some(r) = args.reps {
-            cmd.arg("--reps").arg(r.to_string());
-        }
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("MAPGOV") {
-                cmd.env_remove(key);
+    // runs[i]: the reports of mode i, one per round.
+    let mut runs: Vec<Vec<ModeReport>> = vec![Vec::new(); args.modes.len()];
+    for round in 1..=args.processes {
+        for (i, &mode) in args.modes.iter().enumerate() {
+            if args.processes > 1 {
+                eprintln!("mapbench: {mode}, process {round} of {}", args.processes);
             }
+            runs[i].push(run_child(&exe, mode, args)?);
         }
-        cmd.envs(mode.env().iter().copied());
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let output = cmd
-            .output()
-            .map_err(|e| format!("starting the {mode} child: {e}"))?;
-        if !output.status.success() {
-            return Err(format!("the {mode} child failed ({})", output.status));
-        }
-        let child: ChildReport = serde_json::from_slice(&output.stdout)
-            .map_err(|e| format!("reading the {mode} child's report: {e}"))?;
-        if child.format != CHILD_FORMAT || child.version != VERSION || child.report.mode != mode {
-            return Err(format!(
-                "the {mode} child reported format {:?} v{} for mode {}",
-                child.format, child.version, child.report.mode
-            ));
-        }
-        modes.push(child.report);
     }
+    let modes = runs
+        .into_iter()
+        .map(ModeReport::merge)
+        .collect::<Result<Vec<_>, _>>()?;
     eprintln!(
         "mapbench: {} mode(s) in {:.0} s",
         modes.len(),
@@ -227,6 +214,44 @@ fn parent(args: &Args) -> Result<(), String> {
         }
     };
     emit(&text)
+}
+
+/// Runs one child process measuring `mode` and returns its report.
+fn run_child(exe: &std::path::Path, mode: Mode, args: &Args) -> Result<ModeReport, String> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("--mode").arg(mode.name());
+    if args.quick {
+        cmd.arg("--quick");
+    }
+    let suites: Vec<&str> = args.suites.iter().map(|s| s.name()).collect();
+    cmd.arg("--suites").arg(suites.join(","));
+    if let Some(r) = args.reps {
+        cmd.arg("--reps").arg(r.to_string());
+    }
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MAPGOV") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(mode.env().iter().copied());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let output = cmd
+        .output()
+        .map_err(|e| format!("starting the {mode} child: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("the {mode} child failed ({})", output.status));
+    }
+    let child: ChildReport = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("reading the {mode} child's report: {e}"))?;
+    if child.format != CHILD_FORMAT || child.version != VERSION || child.report.mode != mode {
+        return Err(format!(
+            "the {mode} child reported format {:?} v{} for mode {}",
+            child.format, child.version, child.report.mode
+        ));
+    }
+    Ok(child.report)
 }
 
 /// The command line, as `mapbench ARGS...`.

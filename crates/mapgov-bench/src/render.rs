@@ -109,7 +109,8 @@ pub fn describe_config(mode: Mode, c: &ConfigInfo) -> String {
     )
 }
 
-/// The value a target is checked against: the ratio, or the map's median for absolute targets.
+/// The value a target is checked against: the ratio (with each process's, when the mode ran
+/// in several that did not all measure the same), or the map's median for absolute targets.
 fn checked_value(row: &Row, subject: Subject) -> String {
     match row.target_of(subject) {
         Some((Target::MaxValue(_), _)) => format!(
@@ -117,6 +118,21 @@ fn checked_value(row: &Row, subject: Subject) -> String {
             num(row.variants.get(subject.variant()).median, &row.unit),
             row.unit
         ),
+        _ if row.per_process.windows(2).any(|w| {
+            w[0].vs_hashbrown != w[1].vs_hashbrown
+                || w[0].split_vs_hashbrown != w[1].split_vs_hashbrown
+        }) =>
+        {
+            let each: Vec<String> = row
+                .per_process
+                .iter()
+                .map(|p| match subject {
+                    Subject::Mapgov => format!("{:.3}", p.vs_hashbrown),
+                    Subject::Split => format!("{:.3}", p.split_vs_hashbrown),
+                })
+                .collect();
+            format!("{:.3} ({})", row.ratio_of(subject), each.join(", "))
+        }
         _ => format!("{:.3}", row.ratio_of(subject)),
     }
 }
@@ -142,12 +158,25 @@ fn preamble(report: &Report) -> Vec<String> {
          same process; for Mops/s higher is better; split = mapgov::SplitMap"
             .to_owned(),
     );
+    let processes = report.modes.iter().map(|m| m.processes).max().unwrap_or(1);
+    if processes > 1 {
+        lines.push(format!(
+            "each mode measured in {processes} processes, one after another in rounds: cells pool \
+             every process's repetitions; a ratio is the median of the processes' own ratios \
+             (listed in the targets, in the order run)"
+        ));
+    }
     lines
 }
 
 fn mode_title(mr: &ModeReport) -> String {
+    let processes = if mr.processes > 1 {
+        format!(" in {} processes", mr.processes)
+    } else {
+        String::new()
+    };
     format!(
-        "mode {} ({}), {:.0} s",
+        "mode {} ({}), {:.0} s{processes}",
         mr.mode,
         describe_config(mr.mode, &mr.config),
         mr.elapsed_secs

@@ -15,8 +15,8 @@ use crate::maps::{HasherKind, Variant};
 pub const FORMAT: &str = "mapbench";
 /// The format name of one child's report.
 pub const CHILD_FORMAT: &str = "mapbench-mode";
-/// The version of both formats.
-pub const VERSION: u32 = 2;
+/// The version of both formats (3: rows and modes record the child processes they merge).
+pub const VERSION: u32 = 3;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -448,6 +448,21 @@ pub struct Row {
     pub split_target: Option<Target>,
     /// Whether `split_target` is met.
     pub split_met: Option<bool>,
+    /// The ratios each child process measured, when the mode ran in more than one
+    /// (`--processes`); the row's ratios are then their medians. Empty for one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_process: Vec<ProcessRatios>,
+}
+
+/// The ratios one child process measured on a row (each process's medians over each other).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessRatios {
+    /// mapgov's median over hashbrown's, in that process.
+    pub vs_hashbrown: f64,
+    /// mapgov's median over std's, in that process.
+    pub vs_std: f64,
+    /// `SplitMap`'s median over hashbrown's, in that process.
+    pub split_vs_hashbrown: f64,
 }
 
 impl Row {
@@ -483,6 +498,75 @@ impl Row {
             split_ratio_vs_hashbrown,
             split_target,
             split_met,
+            per_process: Vec::new(),
+        }
+    }
+
+    /// One row from the same row measured in several child processes of one mode: every
+    /// variant's samples pooled, and each ratio the median of the processes' ratios (each one
+    /// taken within its own process, as a single run's are), so that a process whose memory
+    /// layout favours one variant cannot decide the result. The targets are checked against
+    /// those medians.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `rows` is empty or its rows are not all of one hasher and workload.
+    pub fn merge(mode: Mode, rows: &[Row]) -> Row {
+        let first = rows.first().expect("rows to merge");
+        assert!(
+            rows.iter()
+                .all(|r| r.hasher == first.hasher && r.workload == first.workload),
+            "merging rows of different workloads"
+        );
+        if rows.len() == 1 {
+            return first.clone();
+        }
+        let pool = |pick: fn(&Variants) -> &Summary| {
+            Summary::of(
+                rows.iter()
+                    .flat_map(|r| pick(&r.variants).samples.iter().copied())
+                    .collect(),
+            )
+        };
+        let variants = Variants {
+            hashbrown: pool(|v| &v.hashbrown),
+            std: pool(|v| &v.std),
+            mapgov: pool(|v| &v.mapgov),
+            split: pool(|v| &v.split),
+        };
+        let per_process: Vec<ProcessRatios> = rows
+            .iter()
+            .map(|r| ProcessRatios {
+                vs_hashbrown: r.ratio_vs_hashbrown,
+                vs_std: r.ratio_vs_std,
+                split_vs_hashbrown: r.split_ratio_vs_hashbrown,
+            })
+            .collect();
+        let median_of = |pick: fn(&ProcessRatios) -> f64| {
+            Summary::of(per_process.iter().map(pick).collect()).median
+        };
+        let ratio_vs_hashbrown = median_of(|p| p.vs_hashbrown);
+        let split_ratio_vs_hashbrown = median_of(|p| p.split_vs_hashbrown);
+        let target = Target::for_row(mode, first.hasher, first.workload);
+        let met = target.map(|t| t.is_met(ratio_vs_hashbrown, variants.mapgov.median));
+        let split_target = Target::for_split_row(mode, first.workload);
+        let split_met =
+            split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, variants.split.median));
+        Row {
+            hasher: first.hasher,
+            workload: first.workload,
+            label: first.label.clone(),
+            unit: first.unit.clone(),
+            higher_is_better: first.higher_is_better,
+            variants,
+            ratio_vs_hashbrown,
+            ratio_vs_std: median_of(|p| p.vs_std),
+            target,
+            met,
+            split_ratio_vs_hashbrown,
+            split_target,
+            split_met,
+            per_process,
         }
     }
 
@@ -540,11 +624,59 @@ pub struct ModeReport {
     pub config: ConfigInfo,
     /// One row per hasher and workload.
     pub rows: Vec<Row>,
-    /// How long the child ran, seconds.
+    /// How long the child ran, seconds (all of them, when several).
     pub elapsed_secs: f64,
+    /// How many child processes measured this mode (`--processes`).
+    #[serde(default = "one_process")]
+    pub processes: usize,
+}
+
+fn one_process() -> usize {
+    1
 }
 
 impl ModeReport {
+    /// One report from the reports of several child processes of one mode (see
+    /// [`Row::merge`]).
+    ///
+    /// # Errors
+    ///
+    /// If `reports` is empty, or its reports differ in mode, configuration or rows (they come
+    /// from children given the same arguments, so that is a bug or a mismatched child).
+    pub fn merge(reports: Vec<ModeReport>) -> Result<ModeReport, String> {
+        let Some(first) = reports.first() else {
+            return Err("no report to merge".to_owned());
+        };
+        let key = |r: &Row| (r.hasher, r.workload);
+        for r in &reports[1..] {
+            if r.mode != first.mode || r.config != first.config {
+                return Err(format!(
+                    "merging reports of modes {} and {} (or of different configurations)",
+                    first.mode, r.mode
+                ));
+            }
+            if !r.rows.iter().map(key).eq(first.rows.iter().map(key)) {
+                return Err(format!(
+                    "the {} children measured different rows",
+                    first.mode
+                ));
+            }
+        }
+        let rows = (0..first.rows.len())
+            .map(|i| {
+                let same: Vec<Row> = reports.iter().map(|r| r.rows[i].clone()).collect();
+                Row::merge(first.mode, &same)
+            })
+            .collect();
+        Ok(ModeReport {
+            mode: first.mode,
+            config: first.config.clone(),
+            rows,
+            elapsed_secs: reports.iter().map(|r| r.elapsed_secs).sum(),
+            processes: reports.iter().map(|r| r.processes).sum(),
+        })
+    }
+
     /// The row for `hasher` and `workload`.
     pub fn row(&self, hasher: HasherKind, workload: Workload) -> Option<&Row> {
         self.rows
@@ -625,5 +757,80 @@ impl Report {
                     .filter(move |(_, r)| r.target_of(subject).is_some())
                     .map(move |(mode, r)| (mode, r, subject))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(mode: Mode, hashbrown: f64, mapgov: f64) -> Row {
+        let one = |v: f64| Summary::of(vec![v]);
+        Row::new(
+            mode,
+            HasherKind::Std,
+            Workload::BigInsert,
+            "1M insert".to_owned(),
+            Variants {
+                hashbrown: one(hashbrown),
+                std: one(hashbrown),
+                mapgov: one(mapgov),
+                split: one(hashbrown * 2.0),
+            },
+        )
+    }
+
+    #[test]
+    fn merged_rows_take_the_median_of_the_processes_ratios_not_of_pooled_medians() {
+        // Process ratios 1.10, 1.0333.., 1.01: median 1.0333.. (met, <= 1.05). The pooled
+        // medians (hashbrown 100, mapgov 101) would read 1.01 instead.
+        let rows = [
+            row(Mode::Default, 100.0, 110.0),
+            row(Mode::Default, 90.0, 93.0),
+            row(Mode::Default, 100.0, 101.0),
+        ];
+        let m = Row::merge(Mode::Default, &rows);
+        assert!((m.ratio_vs_hashbrown - 93.0 / 90.0).abs() < 1e-12);
+        assert_eq!(m.met, Some(true));
+        assert_eq!(m.split_ratio_vs_hashbrown, 2.0);
+        assert_eq!(m.variants.hashbrown.samples, [100.0, 90.0, 100.0]);
+        assert_eq!(m.variants.mapgov.median, 101.0);
+        let each: Vec<f64> = m.per_process.iter().map(|p| p.vs_hashbrown).collect();
+        assert_eq!(each, [1.1, 93.0 / 90.0, 1.01]);
+
+        // The same processes with one more that misses: the median moves, the target follows.
+        let mut rows = rows.to_vec();
+        rows.push(row(Mode::Default, 100.0, 120.0));
+        rows.push(row(Mode::Default, 100.0, 108.0));
+        let m = Row::merge(Mode::Default, &rows);
+        assert!((m.ratio_vs_hashbrown - 1.08).abs() < 1e-12);
+        assert_eq!(m.met, Some(false));
+    }
+
+    #[test]
+    fn merging_one_process_changes_nothing() {
+        let r = row(Mode::Off, 100.0, 101.0);
+        assert_eq!(Row::merge(Mode::Off, std::slice::from_ref(&r)), r);
+        assert!(r.per_process.is_empty());
+    }
+
+    #[test]
+    fn reports_of_different_modes_or_rows_do_not_merge() {
+        let config = ConfigInfo::from(&mapgov::Config::default());
+        let report = |mode: Mode, rows: Vec<Row>| ModeReport {
+            mode,
+            config: config.clone(),
+            rows,
+            elapsed_secs: 1.0,
+            processes: 1,
+        };
+        let a = report(Mode::Default, vec![row(Mode::Default, 1.0, 1.0)]);
+        let b = report(Mode::Off, vec![row(Mode::Off, 1.0, 1.0)]);
+        assert!(ModeReport::merge(vec![a.clone(), b]).is_err());
+        assert!(ModeReport::merge(vec![a.clone(), report(Mode::Default, vec![])]).is_err());
+        assert!(ModeReport::merge(Vec::new()).is_err());
+        let merged = ModeReport::merge(vec![a.clone(), a.clone(), a]).unwrap();
+        assert_eq!((merged.processes, merged.elapsed_secs), (3, 3.0));
+        assert_eq!(merged.rows[0].per_process.len(), 3);
     }
 }

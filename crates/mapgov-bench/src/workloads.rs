@@ -304,6 +304,7 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
         config,
         rows,
         elapsed_secs: start.elapsed().as_secs_f64(),
+        processes: 1,
     }
 }
 

@@ -131,3 +131,54 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     assert_eq!(heap(Mode::Off, "mapgov"), heap(Mode::Off, "hashbrown"));
     assert!(heap(Mode::Exact, "mapgov") > heap(Mode::Exact, "hashbrown"));
 }
+
+#[test]
+fn several_processes_per_mode_report_each_ones_ratio_and_their_median() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mapbench"))
+        .args([
+            "--quick",
+            "--format",
+            "json",
+            "--processes",
+            "2",
+            "--suites",
+            "small,memory",
+            "--modes",
+            "off",
+        ])
+        .output()
+        .expect("mapbench runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "mapbench failed:\n{stderr}");
+    let report: Report = serde_json::from_slice(&output.stdout).expect("a mapbench report");
+    let [mode] = report.modes.as_slice() else {
+        panic!("one mode asked for, got {}", report.modes.len());
+    };
+    assert_eq!((mode.mode, mode.processes), (Mode::Off, 2));
+    let small = mode
+        .rows
+        .iter()
+        .find(|r| r.workload.id() == "small_lifecycle")
+        .expect("the small-map row");
+    let [a, b] = small.per_process.as_slice() else {
+        panic!("two processes, got {:?}", small.per_process);
+    };
+    // The median of two is their mean; each variant pools both processes' repetitions.
+    let mean = (a.vs_hashbrown + b.vs_hashbrown) / 2.0;
+    assert!((small.ratio_vs_hashbrown - mean).abs() < 1e-12);
+    let single = Command::new(env!("CARGO_BIN_EXE_mapbench"))
+        .args([
+            "--quick", "--format", "json", "--suites", "small", "--modes", "off",
+        ])
+        .output()
+        .expect("mapbench runs");
+    let single: Report = serde_json::from_slice(&single.stdout).expect("a mapbench report");
+    let reps = single.modes[0].rows[0].variants.mapgov.samples.len();
+    assert_eq!(small.variants.mapgov.samples.len(), 2 * reps);
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_mapbench"))
+        .args(["--quick", "--processes", "0"])
+        .output()
+        .expect("mapbench runs");
+    assert_eq!(bad.status.code(), Some(2), "--processes 0 must be refused");
+}
