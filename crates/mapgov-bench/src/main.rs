@@ -8,8 +8,8 @@
 //!
 //! The parent process runs one child per governance mode (`--mode`, hidden; `--processes N`
 //! runs N rounds of them), each with that mode's `MAPGOV_*` environment, and merges the JSON
-//! the children print. Exit status: 0 on
-//! success (also when the output pipe closes early), 2 on any error.
+//! the children print. Exit status: 0 on success (also when the output pipe closes early), 2
+//! on any error.
 
 use std::io::Write as _;
 use std::process::{Command, ExitCode, Stdio};
