@@ -31,7 +31,7 @@ enum Format {
     Table,
     /// Markdown tables (for BENCHMARKS.md and issue notes).
     Markdown,
-    /// The whole report as JSON (format "mapbench", version 1).
+    /// The whole report as JSON (format "mapbench", version 3).
     Json,
 }
 
@@ -183,7 +183,17 @@ fn parent(args: &Args) -> Result<(), String> {
             if args.processes > 1 {
                 eprintln!("mapbench: {mode}, process {round} of {}", args.processes);
             }
-            runs[i].push(run_child(&exe, mode, args)?);
+            let report = run_child(&exe, mode, args).map_err(|e| {
+                if args.processes > 1 {
+                    format!(
+                        "{e} (process {round} of {}; nothing is reported)",
+                        args.processes
+                    )
+                } else {
+                    e
+                }
+            })?;
+            runs[i].push(report);
         }
     }
     let modes = runs

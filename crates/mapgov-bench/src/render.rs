@@ -110,26 +110,24 @@ pub fn describe_config(mode: Mode, c: &ConfigInfo) -> String {
 }
 
 /// The value a target is checked against: the ratio (with each process's, when the mode ran
-/// in several that did not all measure the same), or the map's median for absolute targets.
+/// in several that did not all measure the same), or the map's median for absolute targets
+/// (the median of the processes' medians, with several).
 fn checked_value(row: &Row, subject: Subject) -> String {
     match row.target_of(subject) {
         Some((Target::MaxValue(_), _)) => format!(
             "{} {}",
-            num(row.variants.get(subject.variant()).median, &row.unit),
+            num(row.checked_median(subject), &row.unit),
             row.unit
         ),
-        _ if row.per_process.windows(2).any(|w| {
-            w[0].vs_hashbrown != w[1].vs_hashbrown
-                || w[0].split_vs_hashbrown != w[1].split_vs_hashbrown
-        }) =>
+        _ if row
+            .per_process
+            .windows(2)
+            .any(|w| w[0].ratio_of(subject) != w[1].ratio_of(subject)) =>
         {
             let each: Vec<String> = row
                 .per_process
                 .iter()
-                .map(|p| match subject {
-                    Subject::Mapgov => format!("{:.3}", p.vs_hashbrown),
-                    Subject::Split => format!("{:.3}", p.split_vs_hashbrown),
-                })
+                .map(|p| format!("{:.3}", p.ratio_of(subject)))
                 .collect();
             format!("{:.3} ({})", row.ratio_of(subject), each.join(", "))
         }
@@ -222,7 +220,7 @@ pub fn table(report: &Report) -> String {
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>14}  {:<8}  {}",
+            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>28}  {:<8}  {}",
             subject.name(),
             mode.name(),
             row.hasher.name(),
@@ -291,4 +289,93 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::HasherKind;
+    use crate::report::{ConfigInfo, Machine, Variants, Workload};
+
+    fn row(workload: Workload, hashbrown: f64, mapgov: f64, split: f64) -> Row {
+        let one = |v: f64| Summary::of(vec![v]);
+        Row::new(
+            Mode::Default,
+            HasherKind::Std,
+            workload,
+            workload.id().to_owned(),
+            Variants {
+                hashbrown: one(hashbrown),
+                std: one(hashbrown),
+                mapgov: one(mapgov),
+                split: one(split),
+            },
+        )
+    }
+
+    fn report(rows: Vec<Row>, processes: usize) -> Report {
+        Report {
+            format: crate::FORMAT.to_owned(),
+            version: crate::VERSION,
+            quick: false,
+            command: "mapbench".to_owned(),
+            machine: Machine {
+                cores: 2,
+                cpu: "test".to_owned(),
+                os: "test".to_owned(),
+            },
+            modes: vec![ModeReport {
+                mode: Mode::Default,
+                config: ConfigInfo::from(&mapgov::Config::default()),
+                rows,
+                elapsed_secs: 1.0,
+                processes,
+            }],
+        }
+    }
+
+    #[test]
+    fn targets_list_each_processs_ratio_only_where_the_processes_differ() {
+        let insert = Row::merge(
+            Mode::Default,
+            &[
+                row(Workload::BigInsert, 100.0, 110.0, 100.0),
+                row(Workload::BigInsert, 90.0, 93.0, 90.0),
+                row(Workload::BigInsert, 100.0, 101.0, 100.0),
+            ],
+        );
+        // HashMap's ratio is the same in every process (not listed); SplitMap's differs.
+        let get = Row::merge(
+            Mode::Default,
+            &[
+                row(Workload::BigGetHit, 100.0, 101.0, 120.0),
+                row(Workload::BigGetHit, 200.0, 202.0, 200.0),
+                row(Workload::BigGetHit, 400.0, 404.0, 520.0),
+            ],
+        );
+        let md = markdown(&report(vec![insert, get], 3));
+        assert!(md.contains("each mode measured in 3 processes"), "{md}");
+        assert!(md.contains("in 3 processes"), "{md}");
+        assert!(
+            md.contains("| big_insert | 1.033 (1.100, 1.033, 1.010) | <= 1.05 | met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| big_get_hit | 1.010 | <= 1.05 | met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| SplitMap | default | std | big_get_hit | 1.200 (1.200, 1.000, 1.300) |"),
+            "{md}"
+        );
+        let one = markdown(&report(
+            vec![row(Workload::BigInsert, 100.0, 101.0, 100.0)],
+            1,
+        ));
+        assert!(!one.contains("processes"), "{one}");
+        assert!(
+            one.contains("| big_insert | 1.010 | <= 1.05 | met |"),
+            "{one}"
+        );
+    }
 }

@@ -172,6 +172,11 @@ fn several_processes_per_mode_report_each_ones_ratio_and_their_median() {
         ])
         .output()
         .expect("mapbench runs");
+    assert!(
+        single.status.success(),
+        "mapbench failed:\n{}",
+        String::from_utf8_lossy(&single.stderr)
+    );
     let single: Report = serde_json::from_slice(&single.stdout).expect("a mapbench report");
     let reps = single.modes[0].rows[0].variants.mapgov.samples.len();
     assert_eq!(small.variants.mapgov.samples.len(), 2 * reps);
