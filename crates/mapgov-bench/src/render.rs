@@ -294,23 +294,11 @@ pub fn markdown(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maps::HasherKind;
-    use crate::report::{ConfigInfo, Machine, Variants, Workload};
+    use crate::report::{ConfigInfo, Machine, Workload, test_row};
 
     fn row(workload: Workload, hashbrown: f64, mapgov: f64, split: f64) -> Row {
-        let one = |v: f64| Summary::of(vec![v]);
-        Row::new(
-            Mode::Default,
-            HasherKind::Std,
-            workload,
-            workload.id().to_owned(),
-            Variants {
-                hashbrown: one(hashbrown),
-                std: one(hashbrown),
-                mapgov: one(mapgov),
-                split: one(split),
-            },
-        )
+        let samples = [hashbrown, hashbrown, mapgov, split].map(|v| vec![v]);
+        test_row(Mode::Default, workload, samples)
     }
 
     fn report(rows: Vec<Row>, processes: usize) -> Report {

@@ -790,24 +790,32 @@ impl Report {
     }
 }
 
+/// A std-hasher row of `workload` (labelled with its id) from each variant's samples, in the
+/// order hashbrown, std, mapgov, split: for the tests of this crate.
+#[cfg(test)]
+pub(crate) fn test_row(mode: Mode, workload: Workload, samples: [Vec<f64>; 4]) -> Row {
+    let [hashbrown, std, mapgov, split] = samples.map(Summary::of);
+    Row::new(
+        mode,
+        HasherKind::Std,
+        workload,
+        workload.id().to_owned(),
+        Variants {
+            hashbrown,
+            std,
+            mapgov,
+            split,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(mode: Mode, hashbrown: f64, mapgov: f64) -> Row {
-        let one = |v: f64| Summary::of(vec![v]);
-        Row::new(
-            mode,
-            HasherKind::Std,
-            Workload::BigInsert,
-            "1M insert".to_owned(),
-            Variants {
-                hashbrown: one(hashbrown),
-                std: one(hashbrown),
-                mapgov: one(mapgov),
-                split: one(hashbrown * 2.0),
-            },
-        )
+        let samples = [hashbrown, hashbrown, mapgov, hashbrown * 2.0].map(|v| vec![v]);
+        test_row(mode, Workload::BigInsert, samples)
     }
 
     #[test]
@@ -839,20 +847,10 @@ mod tests {
 
     #[test]
     fn value_targets_of_merged_rows_take_the_median_of_the_processes_medians() {
-        let worst = |samples: Vec<f64>| {
-            let s = |v: Vec<f64>| Summary::of(v);
-            Row::new(
-                Mode::Default,
-                HasherKind::Std,
-                Workload::GrowthWorst,
-                "grow to 16M: worst insert".to_owned(),
-                Variants {
-                    hashbrown: s(vec![300.0]),
-                    std: s(vec![300.0]),
-                    mapgov: s(vec![300.0]),
-                    split: s(samples),
-                },
-            )
+        let worst = |split: Vec<f64>| {
+            let baseline = vec![300.0];
+            let samples = [baseline.clone(), baseline.clone(), baseline, split];
+            test_row(Mode::Default, Workload::GrowthWorst, samples)
         };
         // Medians 1.5, 0.9 and 0.9 ms: the median of medians is 0.9 (met, <= 1 ms), while the
         // pooled samples' median is 1.5 (it would miss).
