@@ -3,7 +3,9 @@
 //! The library behind the `mapbench` binary and the criterion benches: the workload matrix of
 //! the performance issue, run with `hashbrown::HashMap`, `std::collections::HashMap`,
 //! `mapgov::HashMap` and `mapgov::SplitMap` on the same pre-generated keys with the same hasher,
-//! interleaved, and the report types and renderers.
+//! interleaved, and the report types and renderers. A fifth map, [`Control`], is hashbrown's
+//! again under another type: an A/A control whose ratio to hashbrown shows the harness's own
+//! error on each row.
 //!
 //! ```sh
 //! cargo run --release -p mapgov-bench --bin mapbench                     # full run, table
@@ -30,6 +32,14 @@
 //! per mode, in rounds, and takes each row's ratio as the median of the N processes' own ratios
 //! ([`Row::merge`]), listing them beside it; the cells pool every repetition.
 //!
+//! ## Why an A/A control
+//!
+//! Some targets sit two percent from 1 (`MAPGOV=off`: at most 1.02). Whether a ratio of 1.03
+//! is a cost or the harness's error is a question the run itself can answer: [`Control`] runs
+//! every workload, interleaved with the others, as hashbrown's map under another type, and
+//! each row reports its ratio to hashbrown (`A/A`). A row's mapgov ratio that lies no further
+//! from 1 than its control's is not a measured cost.
+//!
 //! ## Measuring
 //!
 //! Keys come from a fixed-seed [`SplitMix64`]; each workload times a loop over them with
@@ -47,7 +57,7 @@ mod workloads;
 
 pub use alloc::{CountingAlloc, is_installed as counting_alloc_installed};
 pub use keys::{SplitMix64, wrapping_sum};
-pub use maps::{BenchHasher, BenchMap, HasherKind, Variant};
+pub use maps::{BenchHasher, BenchMap, Control, HasherKind, Variant};
 pub use report::{
     CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
     Report, Row, Subject, Summary, Target, VERSION, Variants, Workload,

@@ -77,7 +77,52 @@ impl_bench_map!(std::collections::HashMap);
 impl_bench_map!(mapgov::HashMap);
 impl_bench_map!(mapgov::SplitMap);
 
-/// The four maps compared in every workload.
+/// hashbrown's map again under another type: the A/A control.
+///
+/// Each workload is compiled once per map type, so the control's loops are built apart from
+/// hashbrown's (the compiler may still merge identical code). Whatever separates the two is
+/// the harness's own error on that row: the order of the variants, the allocator's state,
+/// drift of the machine, and where the code landed. A ratio of mapgov to hashbrown within
+/// that distance of 1 is not a measured cost.
+#[derive(Debug)]
+pub struct Control<S>(hashbrown::HashMap<u64, u64, S>);
+
+impl<S: BenchHasher> BenchMap<S> for Control<S> {
+    #[inline(always)]
+    fn new_map() -> Self {
+        Control(hashbrown::HashMap::with_hasher(S::default()))
+    }
+    #[inline(always)]
+    fn put(&mut self, k: u64, v: u64) -> bool {
+        self.0.insert(k, v).is_none()
+    }
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<u64> {
+        self.0.get(&k).copied()
+    }
+    #[inline(always)]
+    fn take(&mut self, k: u64) -> Option<u64> {
+        self.0.remove(&k)
+    }
+    #[inline(always)]
+    fn upsert(&mut self, k: u64) {
+        *self.0.entry(k).or_insert(0) += 1;
+    }
+    #[inline(always)]
+    fn fold_all(&self) -> u64 {
+        self.0.iter().fold(0, |a, (k, v)| a ^ k.wrapping_add(*v))
+    }
+    #[inline(always)]
+    fn wipe(&mut self) {
+        self.0.clear();
+    }
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// The maps compared in every workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
@@ -89,15 +134,18 @@ pub enum Variant {
     Mapgov,
     /// `mapgov::SplitMap` (the map whose growth never stalls), governed in the mode of the run.
     Split,
+    /// [`Control`]: hashbrown's map again, to show the harness's own error.
+    Control,
 }
 
 impl Variant {
     /// Every variant, in report order.
-    pub const ALL: [Variant; 4] = [
+    pub const ALL: [Variant; 5] = [
         Variant::Hashbrown,
         Variant::Std,
         Variant::Mapgov,
         Variant::Split,
+        Variant::Control,
     ];
 
     /// The variant's name in reports.
@@ -107,6 +155,7 @@ impl Variant {
             Variant::Std => "std",
             Variant::Mapgov => "mapgov",
             Variant::Split => "split",
+            Variant::Control => "control",
         }
     }
 }
@@ -161,5 +210,6 @@ mod tests {
         exercise::<std::hash::RandomState, std::collections::HashMap<u64, u64, _>>();
         exercise::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>();
         exercise::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>();
+        exercise::<std::hash::RandomState, Control<_>>();
     }
 }

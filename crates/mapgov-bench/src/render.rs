@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::report::{ConfigInfo, Mode, ModeReport, Report, Row, Subject, Summary, Target};
 
-const HEADERS: [&str; 13] = [
+const HEADERS: [&str; 14] = [
     "hasher",
     "workload",
     "unit",
@@ -13,6 +13,7 @@ const HEADERS: [&str; 13] = [
     "mapgov min/med/max",
     "vs hashbrown",
     "vs std",
+    "A/A",
     "target",
     "",
     "split min/med/max",
@@ -21,7 +22,7 @@ const HEADERS: [&str; 13] = [
 ];
 
 /// Columns holding numbers (right-aligned).
-const NUMERIC: [usize; 7] = [3, 4, 5, 6, 7, 10, 11];
+const NUMERIC: [usize; 8] = [3, 4, 5, 6, 7, 8, 11, 12];
 
 /// A number with about three significant digits (whole numbers for bytes).
 ///
@@ -66,7 +67,7 @@ fn status(row: &Row, subject: Subject) -> &'static str {
     }
 }
 
-fn cells(row: &Row) -> [String; 13] {
+fn cells(row: &Row) -> [String; 14] {
     let unit = row.unit.as_str();
     [
         row.hasher.name().to_owned(),
@@ -77,6 +78,7 @@ fn cells(row: &Row) -> [String; 13] {
         cell(&row.variants.mapgov, unit),
         format!("{:.3}", row.ratio_vs_hashbrown),
         format!("{:.3}", row.ratio_vs_std),
+        format!("{:.3}", row.control_ratio_vs_hashbrown),
         row.target.map_or(String::new(), |t| t.to_string()),
         status(row, Subject::Mapgov).to_owned(),
         cell(&row.variants.split, unit),
@@ -153,7 +155,9 @@ fn preamble(report: &Report) -> Vec<String> {
     lines.push(
         "cells: min / median / max over the repetitions, the variants interleaved; \
          ratios: mapgov's median over hashbrown's (std's) with the same hasher, measured in the \
-         same process; for Mops/s higher is better; split = mapgov::SplitMap"
+         same process; for Mops/s higher is better; split = mapgov::SplitMap; A/A = the \
+         control (hashbrown's map again, under another type) over hashbrown: the harness's own \
+         error on the row"
             .to_owned(),
     );
     let processes = report.modes.iter().map(|m| m.processes).max().unwrap_or(1);
@@ -189,7 +193,7 @@ pub fn table(report: &Report) -> String {
     }
     for mr in &report.modes {
         let _ = writeln!(out, "\n{}", mode_title(mr));
-        let rows: Vec<[String; 13]> = mr.rows.iter().map(cells).collect();
+        let rows: Vec<[String; 14]> = mr.rows.iter().map(cells).collect();
         let mut widths = HEADERS.map(str::len);
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -220,12 +224,13 @@ pub fn table(report: &Report) -> String {
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>28}  {:<8}  {}",
+            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>28}  A/A {:.3}  {:<8}  {}",
             subject.name(),
             mode.name(),
             row.hasher.name(),
             row.label,
             checked_value(row, subject),
+            row.control_ratio_vs_hashbrown,
             target_text(row, subject),
             status(row, subject)
         );
@@ -260,18 +265,19 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\n## Targets ({met} met, {missed} missed)\n\n\
-         | map | mode | hasher | workload | vs hashbrown (or value) | target | |\n\
-         |---|---|---|---|---:|---|---|"
+         | map | mode | hasher | workload | vs hashbrown (or value) | A/A | target | |\n\
+         |---|---|---|---|---:|---:|---|---|"
     );
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {} |",
             subject.name(),
             mode.name(),
             row.hasher.name(),
             md_escape(&row.label),
             checked_value(row, subject),
+            row.control_ratio_vs_hashbrown,
             md_escape(&target_text(row, subject)),
             status(row, subject)
         );
@@ -281,7 +287,7 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
         let _ = writeln!(
             out,
-            "|---|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"
         );
         for r in &mr.rows {
             let c = cells(r).map(|c| md_escape(&c));
@@ -345,11 +351,11 @@ mod tests {
         assert!(md.contains("each mode measured in 3 processes"), "{md}");
         assert!(md.contains("in 3 processes"), "{md}");
         assert!(
-            md.contains("| big_insert | 1.033 (1.100, 1.033, 1.010) | <= 1.05 | met |"),
+            md.contains("| big_insert | 1.033 (1.100, 1.033, 1.010) | 1.000 | <= 1.05 | met |"),
             "{md}"
         );
         assert!(
-            md.contains("| big_get_hit | 1.010 | <= 1.05 | met |"),
+            md.contains("| big_get_hit | 1.010 | 1.000 | <= 1.05 | met |"),
             "{md}"
         );
         assert!(
@@ -362,7 +368,7 @@ mod tests {
         ));
         assert!(!one.contains("processes"), "{one}");
         assert!(
-            one.contains("| big_insert | 1.010 | <= 1.05 | met |"),
+            one.contains("| big_insert | 1.010 | 1.000 | <= 1.05 | met |"),
             "{one}"
         );
     }

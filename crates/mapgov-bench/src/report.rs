@@ -15,8 +15,9 @@ use crate::maps::{HasherKind, Variant};
 pub const FORMAT: &str = "mapbench";
 /// The format name of one child's report.
 pub const CHILD_FORMAT: &str = "mapbench-mode";
-/// The version of both formats (3: rows and modes record the child processes they merge).
-pub const VERSION: u32 = 3;
+/// The version of both formats (3: rows and modes record the child processes they merge; 4:
+/// rows hold the A/A control).
+pub const VERSION: u32 = 4;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -280,7 +281,7 @@ impl Summary {
     }
 }
 
-/// The four variants' summaries on one workload.
+/// The variants' summaries on one workload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Variants {
     /// `hashbrown::HashMap`, the baseline.
@@ -291,6 +292,8 @@ pub struct Variants {
     pub mapgov: Summary,
     /// `mapgov::SplitMap` in the run's mode.
     pub split: Summary,
+    /// hashbrown's map again, the A/A control ([`Control`](crate::maps::Control)).
+    pub control: Summary,
 }
 
 impl Variants {
@@ -301,6 +304,7 @@ impl Variants {
             Variant::Std => &self.std,
             Variant::Mapgov => &self.mapgov,
             Variant::Split => &self.split,
+            Variant::Control => &self.control,
         }
     }
 }
@@ -418,8 +422,8 @@ impl fmt::Display for Target {
     }
 }
 
-/// One workload with one hasher in one mode: the four variants and how mapgov's two maps
-/// compare.
+/// One workload with one hasher in one mode: the variants and how mapgov's two maps (and the
+/// A/A control) compare.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// The hasher all four maps used.
@@ -448,6 +452,9 @@ pub struct Row {
     pub split_target: Option<Target>,
     /// Whether `split_target` is met.
     pub split_met: Option<bool>,
+    /// The A/A control's median over hashbrown's: the harness's own error on this row (a map
+    /// identical to hashbrown's reads this far from 1).
+    pub control_ratio_vs_hashbrown: f64,
     /// The ratios each child process measured, when the mode ran in more than one
     /// (`--processes`); the row's ratios are then their medians. Empty for one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -467,6 +474,8 @@ pub struct ProcessRatios {
     pub mapgov: f64,
     /// `SplitMap`'s median, in that process.
     pub split: f64,
+    /// The A/A control's median over hashbrown's, in that process.
+    pub control_vs_hashbrown: f64,
 }
 
 impl ProcessRatios {
@@ -498,6 +507,8 @@ impl Row {
         let split_target = Target::for_split_row(mode, workload);
         let split_met =
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, variants.split.median));
+        let control_ratio_vs_hashbrown =
+            self::ratio(variants.control.median, variants.hashbrown.median);
         Row {
             hasher,
             workload,
@@ -512,6 +523,7 @@ impl Row {
             split_ratio_vs_hashbrown,
             split_target,
             split_met,
+            control_ratio_vs_hashbrown,
             per_process: Vec::new(),
         }
     }
@@ -548,6 +560,7 @@ impl Row {
             std: pool(|v| &v.std),
             mapgov: pool(|v| &v.mapgov),
             split: pool(|v| &v.split),
+            control: pool(|v| &v.control),
         };
         let per_process: Vec<ProcessRatios> = rows
             .iter()
@@ -557,6 +570,7 @@ impl Row {
                 split_vs_hashbrown: r.split_ratio_vs_hashbrown,
                 mapgov: r.variants.mapgov.median,
                 split: r.variants.split.median,
+                control_vs_hashbrown: r.control_ratio_vs_hashbrown,
             })
             .collect();
         let median_of = |pick: fn(&ProcessRatios) -> f64| {
@@ -583,6 +597,7 @@ impl Row {
             split_ratio_vs_hashbrown,
             split_target,
             split_met,
+            control_ratio_vs_hashbrown: median_of(|p| p.control_vs_hashbrown),
             per_process,
         }
     }
@@ -791,10 +806,12 @@ impl Report {
 }
 
 /// A std-hasher row of `workload` (labelled with its id) from each variant's samples, in the
-/// order hashbrown, std, mapgov, split: for the tests of this crate.
+/// order hashbrown, std, mapgov, split (the control measures what hashbrown does): for the
+/// tests of this crate.
 #[cfg(test)]
 pub(crate) fn test_row(mode: Mode, workload: Workload, samples: [Vec<f64>; 4]) -> Row {
     let [hashbrown, std, mapgov, split] = samples.map(Summary::of);
+    let control = hashbrown.clone();
     Row::new(
         mode,
         HasherKind::Std,
@@ -805,6 +822,7 @@ pub(crate) fn test_row(mode: Mode, workload: Workload, samples: [Vec<f64>; 4]) -
             std,
             mapgov,
             split,
+            control,
         },
     )
 }

@@ -2,7 +2,7 @@
 //!
 //! Workloads are grouped in suites that share their setup: the big suite builds one map per
 //! repetition and measures insert, get hit, get miss, iterate, two-thread reads and remove on
-//! it. Within each repetition the four variants run one after the other, the starting variant
+//! it. Within each repetition the variants run one after the other, the starting variant
 //! rotating from one repetition to the next (A B C, B C A, C A B, ...), so slow drifts of the
 //! machine (other processes, thermal state) fall on every variant alike. Every suite runs once
 //! untimed first (except growth, which is too long for that) so that no variant pays for cold
@@ -119,8 +119,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full matrix of the performance issue, sized to finish in well under ten minutes on
-    /// two cores (all three modes).
+    /// The full matrix of the performance issue, sized to finish in about a quarter of an hour
+    /// on two cores (all three modes, one process each).
     pub fn full() -> Plan {
         Plan {
             quick: false,
@@ -250,6 +250,7 @@ macro_rules! for_variant {
             Variant::Std => $suite::<$S, std::collections::HashMap<u64, u64, $S>>($($arg),*),
             Variant::Mapgov => $suite::<$S, mapgov::HashMap<u64, u64, $S>>($($arg),*),
             Variant::Split => $suite::<$S, mapgov::SplitMap<u64, u64, $S>>($($arg),*),
+            Variant::Control => $suite::<$S, $crate::maps::Control<$S>>($($arg),*),
         }
     };
 }
@@ -295,6 +296,7 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
                 std: Summary::of(samples.take(w, Variant::Std)),
                 mapgov: Summary::of(samples.take(w, Variant::Mapgov)),
                 split: Summary::of(samples.take(w, Variant::Split)),
+                control: Summary::of(samples.take(w, Variant::Control)),
             };
             rows.push(Row::new(mode, hasher, w, plan.label(w), variants));
         }
@@ -765,8 +767,9 @@ mod tests {
         assert_eq!(
             order,
             [
-                Hashbrown, Std, Mapgov, Split, Std, Mapgov, Split, Hashbrown, Mapgov, Split,
-                Hashbrown, Std
+                Hashbrown, Std, Mapgov, Split, Control, // first repetition
+                Std, Mapgov, Split, Control, Hashbrown, // second
+                Mapgov, Split, Control, Hashbrown, Std, // third
             ]
         );
         assert_eq!(out.take(Workload::SizeOf, Std).len(), 3);

@@ -69,7 +69,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
                     .iter()
                     .find(|r| r["hasher"] == hasher && r["workload"] == id)
                     .unwrap_or_else(|| panic!("{:?}: no row {hasher}/{id}", mode.mode));
-                for variant in ["hashbrown", "std", "mapgov", "split"] {
+                for variant in ["hashbrown", "std", "mapgov", "split", "control"] {
                     let s = &row["variants"][variant];
                     let median = s["median"].as_f64().expect("a median");
                     assert!(
@@ -80,6 +80,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
                     assert!(!s["samples"].as_array().unwrap().is_empty());
                 }
                 assert!(row["ratio_vs_hashbrown"].as_f64().unwrap().is_finite());
+                assert!(row["control_ratio_vs_hashbrown"].as_f64().unwrap() > 0.0);
             }
         }
     }
@@ -130,6 +131,23 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     };
     assert_eq!(heap(Mode::Off, "mapgov"), heap(Mode::Off, "hashbrown"));
     assert!(heap(Mode::Exact, "mapgov") > heap(Mode::Exact, "hashbrown"));
+
+    // The A/A control is hashbrown's map: the same size and heap, in every mode.
+    for m in &report.modes {
+        for w in [
+            mapgov_bench::Workload::SizeOf,
+            mapgov_bench::Workload::HeapSmall,
+            mapgov_bench::Workload::HeapTracked,
+        ] {
+            let row = m.row(HasherKind::Std, w).unwrap();
+            assert_eq!(
+                row.variants.control.median, row.variants.hashbrown.median,
+                "{:?} {w}",
+                m.mode
+            );
+            assert_eq!(row.control_ratio_vs_hashbrown, 1.0);
+        }
+    }
 }
 
 #[test]
@@ -166,6 +184,8 @@ fn several_processes_per_mode_report_each_ones_ratio_and_their_median() {
     // The median of two is their mean; each variant pools both processes' repetitions.
     let mean = (a.vs_hashbrown + b.vs_hashbrown) / 2.0;
     assert!((small.ratio_vs_hashbrown - mean).abs() < 1e-12);
+    let control_mean = (a.control_vs_hashbrown + b.control_vs_hashbrown) / 2.0;
+    assert!((small.control_ratio_vs_hashbrown - control_mean).abs() < 1e-12);
     let single = Command::new(env!("CARGO_BIN_EXE_mapbench"))
         .args([
             "--quick", "--format", "json", "--suites", "small", "--modes", "off",
