@@ -36,7 +36,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use mapgov_bench::SplitMix64;
+use mapgov_bench::{BenchHasher, BenchMap, SplitMix64};
 
 /// The two maps: (keys, passes over them per sample).
 const SIZES: [(usize, usize); 2] = [(4096, 2000), (1 << 20, 8)];
@@ -101,12 +101,13 @@ fn countdown_ran_out() -> bool {
     })
 }
 
+/// A plain get-hit loop over any of the maps (hashbrown's and mapgov's, each compiled apart).
 #[inline(never)]
-fn hashbrown_loop<S: BuildHasher>(m: &hashbrown::HashMap<u64, u64, S>, keys: &[u64]) -> u64 {
+fn get_loop<S: BenchHasher, M: BenchMap<S>>(m: &M, keys: &[u64]) -> u64 {
     let mut sum = 0u64;
     for &k in keys {
-        if let Some(v) = m.get(&k) {
-            sum = sum.wrapping_add(*v);
+        if let Some(v) = m.find(k) {
+            sum = sum.wrapping_add(v);
         }
     }
     sum
@@ -157,20 +158,9 @@ fn both_loop<S: BuildHasher>(m: &hashbrown::HashMap<u64, u64, S>, keys: &[u64]) 
     sum
 }
 
-#[inline(never)]
-fn mapgov_loop<S: BuildHasher>(m: &mapgov::HashMap<u64, u64, S>, keys: &[u64]) -> u64 {
-    let mut sum = 0u64;
-    for &k in keys {
-        if let Some(v) = m.get(&k) {
-            sum = sum.wrapping_add(*v);
-        }
-    }
-    sum
-}
-
 /// Median ns per lookup of each variant on a map of `n` keys (`passes` over them per sample),
 /// interleaved over `REPS` repetitions.
-fn measure<S: BuildHasher + Default>(n: usize, passes: usize) -> Vec<(Variant, f64)> {
+fn measure<S: BenchHasher>(n: usize, passes: usize) -> Vec<(Variant, f64)> {
     let keys = SplitMix64::new(0x6c6f_6f6b).keys(n);
     let mut hb: hashbrown::HashMap<u64, u64, S> = hashbrown::HashMap::with_hasher(S::default());
     let mut gov: mapgov::HashMap<u64, u64, S> = mapgov::HashMap::with_hasher(S::default());
@@ -184,11 +174,11 @@ fn measure<S: BuildHasher + Default>(n: usize, passes: usize) -> Vec<(Variant, f
         for _ in 0..passes {
             let keys = black_box(&keys[..]);
             let sum = match v {
-                Variant::Hashbrown => hashbrown_loop(black_box(&hb), keys),
+                Variant::Hashbrown => get_loop(black_box(&hb), keys),
                 Variant::Countdown => countdown_loop(black_box(&hb), keys),
                 Variant::ColdCall => cold_call_loop(black_box(&hb), keys),
                 Variant::Both => both_loop(black_box(&hb), keys),
-                Variant::Mapgov => mapgov_loop(black_box(&gov), keys),
+                Variant::Mapgov => get_loop(black_box(&gov), keys),
             };
             assert_eq!(sum, expected, "{} missed a key", v.name());
         }
@@ -236,11 +226,12 @@ fn shrink_cold<S: BuildHasher>(m: &mut Counted<S>) {
     m.cell.shrink_below.store(len as u64 / 4, Relaxed);
 }
 
+/// A plain remove loop over any of the maps.
 #[inline(never)]
-fn remove_hashbrown<S: BuildHasher>(m: &mut hashbrown::HashMap<u64, u64, S>, keys: &[u64]) -> u64 {
+fn remove_loop<S: BenchHasher, M: BenchMap<S>>(m: &mut M, keys: &[u64]) -> u64 {
     let mut sum = 0u64;
     for &k in keys {
-        if let Some(v) = m.remove(&k) {
+        if let Some(v) = m.take(k) {
             sum = sum.wrapping_add(v);
         }
     }
@@ -277,15 +268,15 @@ fn remove_policed<S: BuildHasher>(m: &mut Counted<S>, keys: &[u64]) -> u64 {
     sum
 }
 
-#[inline(never)]
-fn remove_mapgov<S: BuildHasher>(m: &mut mapgov::HashMap<u64, u64, S>, keys: &[u64]) -> u64 {
-    let mut sum = 0u64;
-    for &k in keys {
-        if let Some(v) = m.remove(&k) {
-            sum = sum.wrapping_add(v);
-        }
+/// Fills an `M` with `keys` (each key's value its index), then times removing them all.
+fn time_remove<S: BenchHasher, M: BenchMap<S>>(keys: &[u64]) -> (u64, std::time::Duration) {
+    let mut m = M::new_map();
+    for (i, &k) in keys.iter().enumerate() {
+        m.put(k, i as u64);
     }
-    sum
+    let start = Instant::now();
+    let sum = remove_loop(black_box(&mut m), keys);
+    (sum, start.elapsed())
 }
 
 /// The remove variants, in report order.
@@ -293,33 +284,20 @@ const REMOVERS: [&str; 4] = ["hashbrown", "+ counter", "+ policy", "mapgov"];
 
 /// Median ns per remove of each of [`REMOVERS`], removing every key of a map of `n` keys,
 /// interleaved over `REPS` repetitions.
-fn measure_remove<S: BuildHasher + Default>(n: usize) -> Vec<(&'static str, f64)> {
+fn measure_remove<S: BenchHasher>(n: usize) -> Vec<(&'static str, f64)> {
     let keys = SplitMix64::new(0x7265_6d6f).keys(n);
     let expected: u64 = (0..n as u64).sum();
     let run = |which: usize| {
-        let fill = |insert: &mut dyn FnMut(u64, u64)| {
-            for (i, &k) in keys.iter().enumerate() {
-                insert(k, i as u64);
-            }
-        };
         let (sum, ns) = match which {
-            0 => {
-                let mut m = hashbrown::HashMap::with_hasher(S::default());
-                fill(&mut |k, v| {
-                    let _ = m.insert(k, v);
-                });
-                let start = Instant::now();
-                let sum = remove_hashbrown(black_box(&mut m), &keys);
-                (sum, start.elapsed())
-            }
+            0 => time_remove::<S, hashbrown::HashMap<u64, u64, S>>(&keys),
             1 | 2 => {
                 let mut m = Counted {
                     map: hashbrown::HashMap::with_hasher(S::default()),
                     cell: Default::default(),
                 };
-                fill(&mut |k, v| {
-                    let _ = m.map.insert(k, v);
-                });
+                for (i, &k) in keys.iter().enumerate() {
+                    m.map.insert(k, i as u64);
+                }
                 // A watermark the run crosses near its end (the shrink happens once or twice).
                 m.cell.shrink_below.store(n as u64 / 16, Relaxed);
                 let start = Instant::now();
@@ -332,15 +310,7 @@ fn measure_remove<S: BuildHasher + Default>(n: usize) -> Vec<(&'static str, f64)
                 assert_eq!(m.cell.removes.load(Relaxed), n as u64);
                 (sum, elapsed)
             }
-            _ => {
-                let mut m = mapgov::HashMap::with_hasher(S::default());
-                fill(&mut |k, v| {
-                    let _ = m.insert(k, v);
-                });
-                let start = Instant::now();
-                let sum = remove_mapgov(black_box(&mut m), &keys);
-                (sum, start.elapsed())
-            }
+            _ => time_remove::<S, mapgov::HashMap<u64, u64, S>>(&keys),
         };
         assert_eq!(sum, expected, "a key was not removed");
         ns.as_nanos() as f64 / n as f64
