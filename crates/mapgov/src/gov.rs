@@ -196,23 +196,26 @@ impl Gov {
         // the thread's countdown; where its sample goes is decided only when it is taken.
         if matches!(self.handle, Handle::Sampled(_) | Handle::Small { .. }) {
             if crate::stats::countdown_ran_out() {
-                self.take_lookup_sample(hit);
+                self.lookup_cold(hit);
             }
-        } else if let Handle::Exact(c) = &self.handle {
-            crate::stats::record_exact_lookup(c, hit);
+        } else if !matches!(self.handle, Handle::Bare(_)) {
+            self.lookup_cold(hit);
         }
     }
 
-    /// The thread's countdown ran out on a lookup of this sampling map.
+    /// A lookup to count: the thread's countdown ran out on a sampling map, or the map counts
+    /// every lookup (out of line too, so that the loop around a lookup holds one rare call
+    /// and no cell).
     #[cold]
     #[inline(never)]
-    fn take_lookup_sample(&self, hit: bool) {
+    fn lookup_cold(&self, hit: bool) {
         match &self.handle {
             Handle::Sampled(c) => crate::stats::sample(crate::stats::Sampled::Cell(c), hit),
             Handle::Small { site, .. } => {
                 crate::stats::sample(crate::stats::Sampled::Site(site), hit);
             }
-            Handle::Exact(_) | Handle::Bare(_) => {}
+            Handle::Exact(c) => crate::stats::record_exact_lookup(c, hit),
+            Handle::Bare(_) => {}
         }
     }
 
