@@ -36,7 +36,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use mapgov_bench::{BenchHasher, BenchMap, SplitMix64};
+use mapgov_bench::{BenchHasher, BenchMap, SplitMix64, lookup_sum};
 
 /// The two maps: (keys, passes over them per sample).
 const SIZES: [(usize, usize); 2] = [(4096, 2000), (1 << 20, 8)];
@@ -101,18 +101,6 @@ fn countdown_ran_out() -> bool {
     })
 }
 
-/// A plain get-hit loop over any of the maps (hashbrown's and mapgov's, each compiled apart).
-#[inline(never)]
-fn get_loop<S: BenchHasher, M: BenchMap<S>>(m: &M, keys: &[u64]) -> u64 {
-    let mut sum = 0u64;
-    for &k in keys {
-        if let Some(v) = m.find(k) {
-            sum = sum.wrapping_add(v);
-        }
-    }
-    sum
-}
-
 #[inline(never)]
 fn countdown_loop<S: BuildHasher>(m: &hashbrown::HashMap<u64, u64, S>, keys: &[u64]) -> u64 {
     let (mut sum, mut ran_out) = (0u64, 0u64);
@@ -174,11 +162,11 @@ fn measure<S: BenchHasher>(n: usize, passes: usize) -> Vec<(Variant, f64)> {
         for _ in 0..passes {
             let keys = black_box(&keys[..]);
             let sum = match v {
-                Variant::Hashbrown => get_loop(black_box(&hb), keys),
+                Variant::Hashbrown => lookup_sum(black_box(&hb), keys),
                 Variant::Countdown => countdown_loop(black_box(&hb), keys),
                 Variant::ColdCall => cold_call_loop(black_box(&hb), keys),
                 Variant::Both => both_loop(black_box(&hb), keys),
-                Variant::Mapgov => get_loop(black_box(&gov), keys),
+                Variant::Mapgov => lookup_sum(black_box(&gov), keys),
             };
             assert_eq!(sum, expected, "{} missed a key", v.name());
         }

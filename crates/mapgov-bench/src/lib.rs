@@ -62,4 +62,4 @@ pub use report::{
     CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
     Report, Row, Subject, Summary, Target, VERSION, Variants, Workload,
 };
-pub use workloads::{Plan, Suite, run_mode};
+pub use workloads::{Plan, Suite, lookup_sum, run_mode};

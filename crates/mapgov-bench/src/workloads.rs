@@ -446,9 +446,10 @@ fn iterate<S: BenchHasher, M: BenchMap<S>>(m: &M, passes: usize) -> u64 {
     acc
 }
 
-/// Sums the values found for `keys` in `m`.
+/// Sums the values found for `keys` in `m`: the get loop every lookup workload times (and the
+/// `lookup_floor` example's baseline).
 #[inline(never)]
-fn lookup_sum<S: BenchHasher, M: BenchMap<S>>(m: &M, keys: &[u64]) -> u64 {
+pub fn lookup_sum<S: BenchHasher, M: BenchMap<S>>(m: &M, keys: &[u64]) -> u64 {
     let mut sum = 0u64;
     for &k in keys {
         if let Some(v) = m.find(k) {
