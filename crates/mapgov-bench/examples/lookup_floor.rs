@@ -172,17 +172,23 @@ fn measure<S: BenchHasher>(n: usize, passes: usize) -> Vec<(Variant, f64)> {
         }
         start.elapsed().as_nanos() as f64 / (passes * n) as f64
     };
-    for v in VARIANTS {
+    medians(&VARIANTS, run)
+}
+
+/// Each of `variants`' median of `run` over `REPS` repetitions after one warm-up, the
+/// variants interleaved with the first one rotating (as mapbench does).
+fn medians<T: Copy>(variants: &[T], mut run: impl FnMut(T) -> f64) -> Vec<(T, f64)> {
+    for &v in variants {
         run(v); // warm up
     }
-    let mut samples = vec![Vec::new(); VARIANTS.len()];
+    let mut samples = vec![Vec::new(); variants.len()];
     for rep in 0..REPS {
-        for i in 0..VARIANTS.len() {
-            let j = (i + rep) % VARIANTS.len();
-            samples[j].push(run(VARIANTS[j]));
+        for i in 0..variants.len() {
+            let j = (i + rep) % variants.len();
+            samples[j].push(run(variants[j]));
         }
     }
-    VARIANTS
+    variants
         .iter()
         .zip(samples)
         .map(|(&v, mut s)| {
@@ -303,23 +309,10 @@ fn measure_remove<S: BenchHasher>(n: usize) -> Vec<(&'static str, f64)> {
         assert_eq!(sum, expected, "a key was not removed");
         ns.as_nanos() as f64 / n as f64
     };
-    for which in 0..REMOVERS.len() {
-        run(which); // warm up
-    }
-    let mut samples = vec![Vec::new(); REMOVERS.len()];
-    for rep in 0..REPS {
-        for i in 0..REMOVERS.len() {
-            let j = (i + rep) % REMOVERS.len();
-            samples[j].push(run(j));
-        }
-    }
-    REMOVERS
-        .iter()
-        .zip(samples)
-        .map(|(&name, mut s)| {
-            s.sort_by(f64::total_cmp);
-            (name, s[s.len() / 2])
-        })
+    let which: Vec<usize> = (0..REMOVERS.len()).collect();
+    medians(&which, run)
+        .into_iter()
+        .map(|(j, ns)| (REMOVERS[j], ns))
         .collect()
 }
 
