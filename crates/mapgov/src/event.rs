@@ -330,7 +330,7 @@ fn size(s: TableState) -> TableSize {
 
 /// The state a cell knows of its table.
 pub(crate) fn cell_size(cell: &MapCell) -> TableSize {
-    TableSize::new(cell.len(), cell.capacity.get(), cell.bytes.get())
+    TableSize::new(cell.len(), cell.capacity(), cell.bytes())
 }
 
 fn now_mono() -> u64 {

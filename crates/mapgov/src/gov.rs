@@ -170,7 +170,7 @@ impl Gov {
     #[inline]
     pub(crate) fn known_bytes(&self) -> usize {
         match self.cell() {
-            Some(c) => c.bytes.get() as usize,
+            Some(c) => c.bytes() as usize,
             None => self.small_bytes().unwrap_or(0),
         }
     }
@@ -426,11 +426,13 @@ impl Gov {
                 cell.resize_max_nanos.set(ns);
             }
         }
-        cell.bytes.set(after.bytes as u64);
-        if resized || before.bytes == 0 {
-            // A rebuilt table has no tombstones: this is its full capacity.
-            cell.capacity.set(after.capacity as u64);
-        }
+        // A rebuilt table has no tombstones: its capacity now is its full capacity.
+        let capacity = if resized || before.bytes == 0 {
+            after.capacity as u64
+        } else {
+            cell.capacity()
+        };
+        cell.set_table(after.bytes as u64, capacity);
         if cell.has_policy.load(Relaxed) {
             crate::policy::after_resize(
                 cell,
@@ -528,7 +530,7 @@ impl Gov {
             f(&mut policy);
             cell.has_policy
                 .store(policy.shrink.is_some() || policy.budget.is_some(), Relaxed);
-            cell.rearm(&policy, cell.capacity.get(), cell.bytes.get());
+            cell.rearm(&policy, cell.capacity(), cell.bytes());
             drop(policy);
             // A map already past a new budget is reported now, not at its next insert. (A shrink
             // this asks for waits for the next operation through the map.)

@@ -47,9 +47,8 @@ impl<'a, K, V> Drain<'a, K, V> {
     ) -> Self {
         let (bytes, capacity) = match cell {
             Some(c) => {
-                let held = (c.bytes.get(), c.capacity.get());
-                c.bytes.set(0);
-                c.capacity.set(0);
+                let held = (c.bytes(), c.capacity());
+                c.set_table(0, 0);
                 held
             }
             None => (0, 0),
@@ -69,8 +68,7 @@ impl<K, V> Drop for Drain<'_, K, V> {
         // are skipped and the map stays at zero bytes, which is then the truth.
         drop(self.inner.take());
         if let Some(c) = self.cell {
-            c.bytes.set(self.bytes);
-            c.capacity.set(self.capacity);
+            c.set_table(self.bytes, self.capacity);
             if 0 < c.remove_watch.get() {
                 // The map is empty: budgets re-arm; a shrink waits for the next operation.
                 let _ = crate::policy::on_limit(c, 0);

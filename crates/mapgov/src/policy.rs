@@ -259,7 +259,7 @@ pub(crate) enum Action {
 /// (reported here) and whether to shrink (done by the caller, which owns the table).
 #[cold]
 pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
-    let capacity = cell.capacity.get();
+    let capacity = cell.capacity();
     let mut state = cell.policy.lock().unwrap_or_else(|e| e.into_inner());
     let mut crossing = None;
     let mut action = Action::None;
@@ -272,7 +272,7 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
         }
     }
     if let Some(p) = state.shrink {
-        let bytes = cell.bytes.get();
+        let bytes = cell.bytes();
         let halving = ((capacity / 2) as f64 / p.headroom).floor() as u64;
         if bytes >= p.min_bytes.max(1)
             && capacity > state.floor
@@ -284,7 +284,7 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
             action = Action::ShrinkTo(target as usize);
         }
     }
-    cell.rearm(&state, capacity, cell.bytes.get());
+    cell.rearm(&state, capacity, cell.bytes());
     let callback = state.budget.as_ref().and_then(|b| b.callback.clone());
     drop(state);
     if let Some((kind, limit, value)) = crossing {

@@ -430,10 +430,13 @@ fn site_base(site: &SiteCell) -> SiteStats {
 
 /// The stats of one map from its cell.
 pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
-    let len = cell.len();
-    let bytes = cell.bytes.get();
-    let needed = cell.needed_bytes(len);
+    // One read of each counter, so that the values agree with each other: `len` from the same
+    // inserts and removes as the totals, bytes and capacity from the same resize.
+    let len_base = cell.len_base.get();
     let t = cell.totals();
+    let len = (len_base + t.inserts).saturating_sub(t.removes);
+    let (bytes, capacity) = cell.table();
+    let needed = cell.needed_bytes(len);
     MapStats {
         id: cell.id.load(Relaxed),
         name: cell.site.name.map(str::to_owned),
@@ -442,7 +445,7 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
         key_type: cell.key_type.to_owned(),
         value_type: cell.value_type.to_owned(),
         len,
-        capacity: cell.capacity.get(),
+        capacity,
         allocated_bytes: bytes,
         wasted_bytes: bytes.saturating_sub(needed),
         // The owner stores `inserts` before `peak_len`: a reader between the two stores would

@@ -6,7 +6,11 @@
 //! to shared memory, and that write is a `fetch_add`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+    fence,
+};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -241,8 +245,12 @@ pub(crate) struct MapCell {
     pub(crate) resize_nanos: Counter,
     pub(crate) resize_max_nanos: Counter,
     pub(crate) timed_resizes: Counter,
-    pub(crate) bytes: Counter,
-    pub(crate) capacity: Counter,
+    /// The table's size: written together by [`MapCell::set_table`], read together by
+    /// [`MapCell::table`] on other threads (private, so that nothing writes one alone).
+    bytes: Counter,
+    capacity: Counter,
+    /// Odd while the owner writes `bytes` and `capacity`.
+    table_seq: AtomicU64,
     pub(crate) budget_exceeded: Counter,
     /// Tables split in two (split maps only).
     pub(crate) splits: Counter,
@@ -360,6 +368,7 @@ impl MapCell {
             timed_resizes,
             bytes,
             capacity,
+            table_seq,
             budget_exceeded,
             splits,
             tables,
@@ -399,6 +408,7 @@ impl MapCell {
             *c = Counter::new(0);
         }
         *insert_limit = Counter::new(u64::MAX);
+        *table_seq.get_mut() = 0;
         *hits.get_mut() = 0;
         *misses.get_mut() = 0;
         *sample.get_mut() = lookup_sample;
@@ -441,6 +451,7 @@ impl MapCell {
             timed_resizes: Counter::new(0),
             bytes: Counter::new(0),
             capacity: Counter::new(0),
+            table_seq: AtomicU64::new(0),
             budget_exceeded: Counter::new(0),
             splits: Counter::new(0),
             tables: Counter::new(0),
@@ -482,6 +493,7 @@ impl MapCell {
             timed_resizes: c(&self.timed_resizes),
             bytes: c(&self.bytes),
             capacity: c(&self.capacity),
+            table_seq: AtomicU64::new(0),
             budget_exceeded: c(&self.budget_exceeded),
             splits: c(&self.splits),
             tables: c(&self.tables),
@@ -502,6 +514,56 @@ impl MapCell {
             id: AtomicU64::new(self.id.load(Relaxed)),
             tracked_since: self.tracked_since.clone(),
             slot: AtomicU64::new(self.slot.load(Relaxed)),
+        }
+    }
+
+    /// Stores the table's size in bytes and capacity. Only the map's owner calls this.
+    ///
+    /// Readers on other threads ([`MapCell::table`]) get both values of one call, never one
+    /// of each: a snapshot taken while a map shrinks to nothing would otherwise show its old
+    /// bytes with no capacity. A sequence lock in the form Boehm proves correct for the C++
+    /// memory model ("Can seqlocks get along with programming language memory models?",
+    /// 2012). Cold path only (resizes, drains), so its fences cost nothing that matters.
+    pub(crate) fn set_table(&self, bytes: u64, capacity: u64) {
+        let seq = self.table_seq.load(Relaxed);
+        self.table_seq.store(seq.wrapping_add(1), Relaxed);
+        fence(Release);
+        self.bytes.set(bytes);
+        self.capacity.set(capacity);
+        self.table_seq.store(seq.wrapping_add(2), Release);
+    }
+
+    /// The table's bytes, read by the map's owner (other threads: [`MapCell::table`]).
+    #[inline]
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.get()
+    }
+
+    /// The table's capacity as of its last resize, read by the map's owner (other threads:
+    /// [`MapCell::table`]).
+    #[inline]
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity.get()
+    }
+
+    /// The table's `(bytes, capacity)` as of one [`MapCell::set_table`] call, from any thread.
+    /// Waits while the owner is inside one (a few instructions).
+    pub(crate) fn table(&self) -> (u64, u64) {
+        let mut tries = 0u32;
+        loop {
+            let seq = self.table_seq.load(Acquire);
+            let table = (self.bytes.get(), self.capacity.get());
+            fence(Acquire);
+            if seq.is_multiple_of(2) && self.table_seq.load(Relaxed) == seq {
+                return table;
+            }
+            tries += 1;
+            if tries < 100 {
+                std::hint::spin_loop();
+            } else {
+                // The owner was descheduled between its stores.
+                std::thread::yield_now();
+            }
         }
     }
 
@@ -532,11 +594,17 @@ impl MapCell {
     }
 
     /// The current totals.
+    ///
+    /// Removes are read before inserts: the owner counts an entry's insert before its removal,
+    /// so a reader on another thread sees no more removes than inserts where stores become
+    /// visible in program order (x86). Weaker hardware may show the owner's last few counts
+    /// out of order.
     pub(crate) fn totals(&self) -> TotalsValue {
+        let removes = self.removes.get();
         Totals {
             inserts: self.inserts.get(),
             updates: self.updates.get(),
-            removes: self.removes.get(),
+            removes,
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             grows: self.grows.get(),

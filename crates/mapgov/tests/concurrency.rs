@@ -488,3 +488,43 @@ fn snapshots_do_not_block_a_thread_that_keeps_operating_on_a_map() {
     );
     assert!(snaps > 10, "only {snaps} snapshots");
 }
+
+#[test]
+fn a_snapshot_never_sees_a_table_half_resized_while_its_map_shrinks_to_nothing_and_regrows() {
+    setup();
+    let _watchdog = Watchdog::start("the half-resized table test", WATCHDOG);
+    const NAME: &str = "concurrency/shrink-regrow";
+    const CYCLES: u64 = 200_000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let owner = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut m: HashMap<u64, u64> = HashMap::new().named(NAME);
+            for k in 0..CYCLES {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                // No table (0 bytes, capacity 0) -> one of 4 buckets -> none again.
+                m.insert(k, k);
+                m.remove(&k);
+                m.shrink_to_fit();
+            }
+            stop.store(true, Relaxed);
+        })
+    };
+    let mut seen = 0u64;
+    while !stop.load(Relaxed) {
+        let snap = mapgov::snapshot();
+        if let Some(m) = snap.map_named(NAME) {
+            seen += 1;
+            assert!(
+                (m.allocated_bytes == 0) == (m.capacity == 0),
+                "bytes and capacity from two different tables: {m:?}"
+            );
+            assert!(m.removes <= m.inserts, "{m:?}");
+            assert!(m.len <= m.inserts, "{m:?}");
+        }
+    }
+    owner.join().unwrap();
+    assert!(seen >= 10, "the map was seen in only {seen} snapshots");
+}

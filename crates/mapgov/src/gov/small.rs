@@ -236,8 +236,7 @@ impl Gov {
         let cell = MapCell::acquire::<K, V>(site.site, config.lookup_sample);
         cell.len_base.set(len);
         cell.peak_len.set(len);
-        cell.bytes.set(bytes);
-        cell.capacity.set(state.capacity as u64);
+        cell.set_table(bytes, state.capacity as u64);
         // The site already holds the map's creation, entries and bytes.
         cell.flushed.created.set(1);
         cell.flushed.len.set(len);
