@@ -19,7 +19,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{
+    AtomicI64, AtomicU64,
+    Ordering::{Relaxed, Release},
+};
 
 use crate::stats::{MapCell, SiteCell};
 
@@ -64,23 +67,36 @@ impl SiteDelta {
     }
 
     /// Publishes the delta to the site's atomics.
+    ///
+    /// Other threads publish to the same site while a snapshot reads it, outside any lock, so
+    /// the order is part of the contract: created, the totals but removes, entries, bytes,
+    /// removes, dropped. Each add is a release and a snapshot reads the counters in the
+    /// reverse order with acquire loads ([`SiteCell::counts`]), so a reader that sees one
+    /// counter's new value sees every earlier one's. A snapshot thus never shows a dropped
+    /// map's entries or bytes still held, an entry or a removal without its insert, or a
+    /// removal's entry still counted.
     pub(crate) fn apply(&self, site: &SiteCell) {
-        let add = |cell: &std::sync::atomic::AtomicU64, d: i64| {
+        let add = |cell: &AtomicU64, d: i64| {
             if d != 0 {
-                cell.fetch_add(d as u64, Relaxed); // two's complement: wrapping add of a signed delta
+                cell.fetch_add(d as u64, Release); // two's complement: wrapping add of a signed delta
             }
         };
+        let add_signed = |cell: &AtomicI64, d: i64| {
+            if d != 0 {
+                cell.fetch_add(d, Release);
+            }
+        };
+        let totals = site.totals.cells();
         add(&site.maps_created, self.created);
+        for (i, (cell, d)) in totals.into_iter().zip(self.totals).enumerate() {
+            if i != REMOVES {
+                add(cell, d);
+            }
+        }
+        add_signed(&site.entries, self.entries);
+        add_signed(&site.bytes, self.bytes);
+        add(totals[REMOVES], self.totals[REMOVES]);
         add(&site.maps_dropped, self.dropped);
-        if self.entries != 0 {
-            site.entries.fetch_add(self.entries, Relaxed);
-        }
-        if self.bytes != 0 {
-            site.bytes.fetch_add(self.bytes, Relaxed);
-        }
-        for (cell, d) in site.totals.cells().into_iter().zip(self.totals) {
-            add(cell, d);
-        }
         if self.peak_len > site.peak_len.load(Relaxed) {
             site.peak_len.fetch_max(self.peak_len, Relaxed);
         }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 use crate::registry;
-use crate::stats::{MapCell, SiteCell, TotalsValue};
+use crate::stats::{MapCell, SiteCell, SiteCounts, TotalsValue};
 
 /// Where a map was created: the caller's file, line and column.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -394,9 +394,13 @@ fn add_totals(s: &mut SiteStats, t: &TotalsValue) {
 }
 
 fn site_base(site: &SiteCell) -> SiteStats {
-    let created = site.maps_created.load(Relaxed);
-    let dropped = site.maps_dropped.load(Relaxed);
-    let t = site.totals.load();
+    let SiteCounts {
+        created,
+        dropped,
+        entries,
+        bytes,
+        totals: t,
+    } = site.counts();
     SiteStats {
         site: Site::new(site.file, site.line, site.column),
         name: site.name.map(str::to_owned),
@@ -407,8 +411,8 @@ fn site_base(site: &SiteCell) -> SiteStats {
         maps_created: created,
         maps_dropped: dropped,
         maps_tracked: 0,
-        entries: site.entries.load(Relaxed).max(0) as u64,
-        allocated_bytes: site.bytes.load(Relaxed).max(0) as u64,
+        entries,
+        allocated_bytes: bytes,
         wasted_bytes: 0,
         peak_len: site.peak_len.load(Relaxed),
         inserts: t.inserts,

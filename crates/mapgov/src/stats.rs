@@ -86,6 +86,16 @@ pub const RESIZE_BUCKETS_NANOS: [u64; 24] = {
     b
 };
 
+/// A site's counters as one snapshot reads them ([`SiteCell::counts`]).
+#[derive(Debug)]
+pub(crate) struct SiteCounts {
+    pub(crate) created: u64,
+    pub(crate) dropped: u64,
+    pub(crate) entries: u64,
+    pub(crate) bytes: u64,
+    pub(crate) totals: TotalsValue,
+}
+
 impl SiteCell {
     /// Counts one timed resize of `nanos` in the site's histogram.
     pub(crate) fn record_resize(&self, nanos: u64) {
@@ -135,6 +145,34 @@ impl Totals<u64> {
         }
     }
 
+    /// The inverse of [`fields`](Self::fields).
+    pub(crate) fn from_fields(f: [u64; 10]) -> TotalsValue {
+        let [
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        ] = f;
+        Totals {
+            inserts,
+            updates,
+            removes,
+            hits,
+            misses,
+            grows,
+            rehashes,
+            shrinks,
+            resize_nanos,
+            budget_exceeded,
+        }
+    }
+
     pub(crate) fn fields(&self) -> [u64; 10] {
         [
             self.inserts,
@@ -166,25 +204,33 @@ impl Totals<AtomicU64> {
             &self.budget_exceeded,
         ]
     }
-
-    pub(crate) fn load(&self) -> TotalsValue {
-        let [a, b, c, d, e, f, g, h, i, j] = self.cells().map(|x| x.load(Relaxed));
-        Totals {
-            inserts: a,
-            updates: b,
-            removes: c,
-            hits: d,
-            misses: e,
-            grows: f,
-            rehashes: g,
-            shrinks: h,
-            resize_nanos: i,
-            budget_exceeded: j,
-        }
-    }
 }
 
 impl SiteCell {
+    /// The counters, read in the reverse of the order in which
+    /// [`SiteDelta::apply`](crate::batch::SiteDelta::apply) adds to them, with acquire loads:
+    /// while other threads publish, the values still agree with each other (no dropped map's
+    /// bytes still counted, no more removes than inserts, no entries without their inserts).
+    pub(crate) fn counts(&self) -> SiteCounts {
+        let cells = self.totals.cells();
+        let dropped = self.maps_dropped.load(Acquire);
+        let mut totals = [0; 10];
+        totals[batch::REMOVES] = cells[batch::REMOVES].load(Acquire);
+        let bytes = self.bytes.load(Acquire).max(0) as u64;
+        let entries = self.entries.load(Acquire).max(0) as u64;
+        for i in (0..cells.len()).rev().filter(|&i| i != batch::REMOVES) {
+            totals[i] = cells[i].load(Acquire);
+        }
+        let created = self.maps_created.load(Acquire);
+        SiteCounts {
+            created,
+            dropped,
+            entries,
+            bytes,
+            totals: Totals::from_fields(totals),
+        }
+    }
+
     pub(crate) fn new(
         file: &'static str,
         line: u32,

@@ -1,7 +1,8 @@
 //! The thread's batch under stress: small maps at more sites than it has small slots (so sites
 //! keep evicting each other), on eight threads, some kept in a thread-local and dropped by its
 //! destructor before the batch's exit flush and some after it. Every site's aggregates must
-//! add up to exactly what its maps did.
+//! add up to exactly what its maps did, and agree with each other in snapshots taken while
+//! threads publish to them.
 use std::cell::RefCell;
 use std::collections::HashMap as StdMap;
 
@@ -152,4 +153,58 @@ fn sites_evicting_each_other_on_many_threads_add_up_exactly_whenever_maps_drop()
             "site {i} (line {line})"
         );
     }
+}
+
+/// The one site of [`sites_read_by_a_snapshot_while_threads_publish_to_them_stay_consistent`].
+#[inline(never)]
+fn churn_site() -> (M, u32) {
+    (HashMap::new(), line!())
+}
+
+#[test]
+fn sites_read_by_a_snapshot_while_threads_publish_to_them_stay_consistent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    const LIFECYCLES: u32 = 300_000;
+    let line = churn_site().1;
+    let done = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for r in 0..LIFECYCLES {
+                    if done.load(Relaxed) {
+                        break;
+                    }
+                    let (mut m, _) = churn_site();
+                    for k in 0..4 {
+                        m.insert(k, u64::from(r));
+                    }
+                    m.remove(&0);
+                    drop(m);
+                }
+                done.store(true, Relaxed);
+            })
+        })
+        .collect();
+    let mut seen = 0u64;
+    while !done.load(Relaxed) {
+        let snap = mapgov::snapshot();
+        let Some(s) = snap.sites.iter().find(|s| {
+            s.name.is_none() && s.site.line == line && s.site.file.ends_with("small_batch.rs")
+        }) else {
+            continue;
+        };
+        seen += 1;
+        assert_eq!(s.maps_live + s.maps_dropped, s.maps_created, "{s:?}");
+        assert!(s.removes <= s.inserts, "{s:?}");
+        assert!(s.entries <= s.inserts - s.removes, "{s:?}");
+        if s.maps_live == 0 {
+            assert_eq!((s.entries, s.allocated_bytes), (0, 0), "{s:?}");
+        }
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(seen >= 10, "the site was seen in only {seen} snapshots");
 }
