@@ -124,6 +124,15 @@ pub struct MapStats {
 /// Live maps' contributions are exact for tracked maps; an untracked map adds its counters when
 /// it allocates, resizes and drops, so between those moments its latest operations are not yet
 /// included. A dropped map's totals stay in its site.
+///
+/// Untracked maps reach their site through their thread's batch: the snapshotting thread's
+/// own are always included; another running thread's arrive at most 256 of its cold events
+/// (allocations, resizes, drops) late, and all of them when it exits. The counters of one
+/// snapshot agree with each other even while other threads publish: no dropped map's entries
+/// or bytes, no more removes than inserts (for a tracked map's latest operations, which its
+/// owner counts with plain stores, on x86; elsewhere they may be a few operations apart). A
+/// map created on one thread and dropped on another
+/// may show as dropped before its creation arrives; `maps_live` then counts it as 0.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[non_exhaustive]
