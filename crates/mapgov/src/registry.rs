@@ -234,9 +234,23 @@ pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static 
         let (a, l, s) = c[slot].get();
         if a == addr && l == layout { s } else { None }
     });
-    if let Ok(Some(small)) = cached {
-        return small;
+    match cached {
+        Ok(Some(small)) => small,
+        _ => small_site_uncached::<K, V>(loc, slot, layout),
     }
+}
+
+/// [`small_site_for`] when the cache misses: out of line, so that the cached path saves no
+/// registers.
+#[cold]
+#[inline(never)]
+fn small_site_uncached<K, V>(
+    loc: &'static Location<'static>,
+    slot: usize,
+    layout: usize,
+) -> &'static SmallSite {
+    let (size, align) = (size_of::<(K, V)>(), align_of::<(K, V)>());
+    let addr = loc as *const Location<'static> as usize;
     let site = site_for::<K, V>(loc);
     let small = *lock()
         .small_sites
