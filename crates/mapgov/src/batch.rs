@@ -21,7 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{
     AtomicI64, AtomicU64,
-    Ordering::{Relaxed, Release},
+    Ordering::{Acquire, Relaxed, Release},
 };
 
 use crate::stats::{MapCell, SiteCell};
@@ -69,12 +69,15 @@ impl SiteDelta {
     /// Publishes the delta to the site's atomics.
     ///
     /// Other threads publish to the same site while a snapshot reads it, outside any lock, so
-    /// the order is part of the contract: created, the totals but removes, entries, bytes,
-    /// removes, dropped. Each add is a release and a snapshot reads the counters in the
-    /// reverse order with acquire loads ([`SiteCell::counts`]), so a reader that sees one
-    /// counter's new value sees every earlier one's. A snapshot thus never shows a dropped
-    /// map's entries or bytes still held, an entry or a removal without its insert, or a
-    /// removal's entry still counted.
+    /// the order is part of the contract: created, the totals except removes, the peak length,
+    /// entries, bytes, removes, dropped. Each add is a release and a snapshot reads the
+    /// counters in the reverse order with acquire loads ([`SiteCell::counts`]), so a reader
+    /// that sees one counter's new value sees every earlier one's, from every thread that
+    /// published before. For maps that publish on one thread (see
+    /// [`SiteStats`](crate::SiteStats) for the others), a snapshot thus never shows a dropped
+    /// map's entries or bytes still held, more entries than inserts minus removes, more
+    /// entries than the peak allows, or more removes than inserts. Deltas that take counts
+    /// back (a map moving to another site) are published under the registry lock instead.
     pub(crate) fn apply(&self, site: &SiteCell) {
         let add = |cell: &AtomicU64, d: i64| {
             if d != 0 {
@@ -93,13 +96,14 @@ impl SiteDelta {
                 add(cell, d);
             }
         }
+        // Acquire: a reader that sees the entries below sees the peak another thread set.
+        if self.peak_len > site.peak_len.load(Acquire) {
+            site.peak_len.fetch_max(self.peak_len, Release);
+        }
         add_signed(&site.entries, self.entries);
         add_signed(&site.bytes, self.bytes);
         add(totals[REMOVES], self.totals[REMOVES]);
         add(&site.maps_dropped, self.dropped);
-        if self.peak_len > site.peak_len.load(Relaxed) {
-            site.peak_len.fetch_max(self.peak_len, Relaxed);
-        }
         if self.resize_max_nanos > site.resize_max_nanos.load(Relaxed) {
             site.resize_max_nanos
                 .fetch_max(self.resize_max_nanos, Relaxed);

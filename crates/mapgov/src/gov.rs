@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use crate::batch::SmallEvent;
+use crate::batch::{self, SmallEvent};
 use crate::event::{self, EventKind};
 use crate::registry::SmallSite;
 use crate::stats::{MapCell, SiteCell};
@@ -575,10 +575,17 @@ impl Gov {
             return;
         }
         let tracked = old.is_tracked();
-        let mut reg = tracked.then(registry::lock);
+        // Taking counts back from a site must not interleave with a snapshot's reads of it
+        // (their order only covers counts that grow; see `SiteDelta::apply`): under the
+        // registry lock, which snapshots hold, with an untracked map's share going out in
+        // this thread's batch, published here.
+        let mut reg = registry::lock();
         old.unflush_from_site();
+        if !tracked {
+            batch::flush_current_thread();
+        }
         let new = Arc::new(old.moved_to(site));
-        if let Some(reg) = reg.as_mut() {
+        if tracked {
             let slot = new.slot.load(Relaxed) as usize;
             if let Some(entry) = reg.maps.get_mut(slot) {
                 *entry = Some(Arc::clone(&new));

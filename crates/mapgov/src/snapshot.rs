@@ -129,9 +129,11 @@ pub struct MapStats {
 /// own are always included; another running thread's arrive at most 256 of its cold events
 /// (allocations, resizes, drops) late, and all of them when it exits. The counters of one
 /// snapshot agree with each other even while other threads publish: no dropped map's entries
-/// or bytes, no more removes than inserts (for a tracked map's latest operations, which its
-/// owner counts with plain stores, on x86; elsewhere they may be a few operations apart). A
-/// map created on one thread and dropped on another
+/// or bytes still held, no more entries than inserts minus removes, no more removes than
+/// inserts. That holds for maps that stay on the thread that created them and at sites
+/// without clones (a clone's entries count as present, not as inserted); for a tracked map's
+/// latest operations, which its owner counts with plain stores, it holds on x86 (elsewhere
+/// they may be a few operations apart). A map created on one thread and dropped on another
 /// may show as dropped before its creation arrives; `maps_live` then counts it as 0.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -342,10 +344,11 @@ fn from_registry(reg: std::sync::MutexGuard<'_, registry::Registry>, enabled: bo
     }
     let mut maps = Vec::with_capacity(cells.len());
     for cell in &cells {
-        let stats = map_stats(cell);
+        let (stats, totals) = read_map(cell);
         if let Some(&i) = index.get(&(cell.site as *const SiteCell)) {
             let s = &mut sites[i];
-            let unflushed = cell.totals().saturating_sub(&cell.flushed.totals.load());
+            // The totals `stats.len` came from, so that the site's entries agree with them.
+            let unflushed = totals.saturating_sub(&cell.flushed.totals.load());
             add_totals(s, &unflushed);
             s.entries = add_signed(s.entries, stats.len as i64 - cell.flushed.len.get() as i64);
             s.allocated_bytes = add_signed(
@@ -408,6 +411,7 @@ fn site_base(site: &SiteCell) -> SiteStats {
         dropped,
         entries,
         bytes,
+        peak_len,
         totals: t,
     } = site.counts();
     SiteStats {
@@ -423,7 +427,7 @@ fn site_base(site: &SiteCell) -> SiteStats {
         entries,
         allocated_bytes: bytes,
         wasted_bytes: 0,
-        peak_len: site.peak_len.load(Relaxed),
+        peak_len,
         inserts: t.inserts,
         updates: t.updates,
         removes: t.removes,
@@ -443,14 +447,20 @@ fn site_base(site: &SiteCell) -> SiteStats {
 
 /// The stats of one map from its cell.
 pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
-    // One read of each counter, so that the values agree with each other: `len` from the same
-    // inserts and removes as the totals, bytes and capacity from the same resize.
+    read_map(cell).0
+}
+
+/// The stats of one map from its cell, and the totals they were read from.
+///
+/// One read of each counter, so that the values agree with each other: `len` from the same
+/// inserts and removes as the totals, bytes and capacity from the same resize.
+fn read_map(cell: &MapCell) -> (MapStats, TotalsValue) {
     let len_base = cell.len_base.get();
     let t = cell.totals();
     let len = (len_base + t.inserts).saturating_sub(t.removes);
     let (bytes, capacity) = cell.table();
     let needed = cell.needed_bytes(len);
-    MapStats {
+    let stats = MapStats {
         id: cell.id.load(Relaxed),
         name: cell.site.name.map(str::to_owned),
         site: Site::new(cell.site.file, cell.site.line, cell.site.column),
@@ -483,7 +493,8 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
             .unwrap_or_default(),
         splits: cell.splits.get(),
         tables: cell.tables.get(),
-    }
+    };
+    (stats, t)
 }
 
 #[cfg(feature = "serde")]

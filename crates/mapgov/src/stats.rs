@@ -93,6 +93,7 @@ pub(crate) struct SiteCounts {
     pub(crate) dropped: u64,
     pub(crate) entries: u64,
     pub(crate) bytes: u64,
+    pub(crate) peak_len: u64,
     pub(crate) totals: TotalsValue,
 }
 
@@ -209,8 +210,8 @@ impl Totals<AtomicU64> {
 impl SiteCell {
     /// The counters, read in the reverse of the order in which
     /// [`SiteDelta::apply`](crate::batch::SiteDelta::apply) adds to them, with acquire loads:
-    /// while other threads publish, the values still agree with each other (no dropped map's
-    /// bytes still counted, no more removes than inserts, no entries without their inserts).
+    /// while other threads publish, the values still agree with each other as `apply`
+    /// describes.
     pub(crate) fn counts(&self) -> SiteCounts {
         let cells = self.totals.cells();
         let dropped = self.maps_dropped.load(Acquire);
@@ -218,6 +219,7 @@ impl SiteCell {
         totals[batch::REMOVES] = cells[batch::REMOVES].load(Acquire);
         let bytes = self.bytes.load(Acquire).max(0) as u64;
         let entries = self.entries.load(Acquire).max(0) as u64;
+        let peak_len = self.peak_len.load(Acquire);
         for i in (0..cells.len()).rev().filter(|&i| i != batch::REMOVES) {
             totals[i] = cells[i].load(Acquire);
         }
@@ -227,6 +229,7 @@ impl SiteCell {
             dropped,
             entries,
             bytes,
+            peak_len,
             totals: Totals::from_fields(totals),
         }
     }
@@ -349,18 +352,21 @@ impl Flushed {
 
 impl Totals<Counter> {
     pub(crate) fn load(&self) -> TotalsValue {
-        Totals {
-            inserts: self.inserts.get(),
-            updates: self.updates.get(),
-            removes: self.removes.get(),
-            hits: self.hits.get(),
-            misses: self.misses.get(),
-            grows: self.grows.get(),
-            rehashes: self.rehashes.get(),
-            shrinks: self.shrinks.get(),
-            resize_nanos: self.resize_nanos.get(),
-            budget_exceeded: self.budget_exceeded.get(),
-        }
+        Totals::from_fields(
+            [
+                &self.inserts,
+                &self.updates,
+                &self.removes,
+                &self.hits,
+                &self.misses,
+                &self.grows,
+                &self.rehashes,
+                &self.shrinks,
+                &self.resize_nanos,
+                &self.budget_exceeded,
+            ]
+            .map(Counter::get),
+        )
     }
 
     pub(crate) fn store(&self, v: &TotalsValue) {

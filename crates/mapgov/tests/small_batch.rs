@@ -161,26 +161,46 @@ fn churn_site() -> (M, u32) {
     (HashMap::new(), line!())
 }
 
+/// The one site of [`sites_stay_consistent_while_threads_rename_maps_away_from_them`].
+#[inline(never)]
+fn renamed_site() -> (M, u32) {
+    (HashMap::new(), line!())
+}
+
 #[test]
 fn sites_read_by_a_snapshot_while_threads_publish_to_them_stay_consistent() {
+    churn_under_snapshots(churn_site, 300_000, false);
+}
+
+#[test]
+fn sites_stay_consistent_while_threads_rename_maps_away_from_them() {
+    churn_under_snapshots(renamed_site, 50_000, true);
+}
+
+/// Two threads create maps at `site`, insert 4 keys, remove one and drop them (after renaming
+/// every other one, which moves it and its counts to a named site), while this thread checks
+/// the site's counters in snapshots.
+fn churn_under_snapshots(site: fn() -> (M, u32), lifecycles: u32, rename: bool) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-    const LIFECYCLES: u32 = 300_000;
-    let line = churn_site().1;
+    let line = site().1;
     let done = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let done = done.clone();
             std::thread::spawn(move || {
-                for r in 0..LIFECYCLES {
+                for r in 0..lifecycles {
                     if done.load(Relaxed) {
                         break;
                     }
-                    let (mut m, _) = churn_site();
+                    let (mut m, _) = site();
                     for k in 0..4 {
                         m.insert(k, u64::from(r));
                     }
                     m.remove(&0);
+                    if rename && r % 2 == 0 {
+                        m.set_name("small_batch/renamed");
+                    }
                     drop(m);
                 }
                 done.store(true, Relaxed);
@@ -199,6 +219,7 @@ fn sites_read_by_a_snapshot_while_threads_publish_to_them_stay_consistent() {
         assert_eq!(s.maps_live + s.maps_dropped, s.maps_created, "{s:?}");
         assert!(s.removes <= s.inserts, "{s:?}");
         assert!(s.entries <= s.inserts - s.removes, "{s:?}");
+        assert!(s.entries <= s.peak_len * s.maps_live, "{s:?}");
         if s.maps_live == 0 {
             assert_eq!((s.entries, s.allocated_bytes), (0, 0), "{s:?}");
         }
