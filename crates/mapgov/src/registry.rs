@@ -236,7 +236,7 @@ pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static 
     });
     match cached {
         Ok(Some(small)) => small,
-        _ => small_site_uncached::<K, V>(loc, slot, layout),
+        _ => small_site_uncached::<K, V>(loc, addr, slot, layout),
     }
 }
 
@@ -246,11 +246,11 @@ pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static 
 #[inline(never)]
 fn small_site_uncached<K, V>(
     loc: &'static Location<'static>,
+    addr: usize,
     slot: usize,
     layout: usize,
 ) -> &'static SmallSite {
     let (size, align) = (size_of::<(K, V)>(), align_of::<(K, V)>());
-    let addr = loc as *const Location<'static> as usize;
     let site = site_for::<K, V>(loc);
     let small = *lock()
         .small_sites
