@@ -455,9 +455,8 @@ pub(crate) fn map_stats(cell: &MapCell) -> MapStats {
 /// One read of each counter, so that the values agree with each other: `len` from the same
 /// inserts and removes as the totals, bytes and capacity from the same resize.
 fn read_map(cell: &MapCell) -> (MapStats, TotalsValue) {
-    let len_base = cell.len_base.get();
     let t = cell.totals();
-    let len = (len_base + t.inserts).saturating_sub(t.removes);
+    let len = cell.len_from(t.inserts, t.removes);
     let (bytes, capacity) = cell.table();
     let needed = cell.needed_bytes(len);
     let stats = MapStats {

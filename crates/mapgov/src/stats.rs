@@ -622,7 +622,13 @@ impl MapCell {
     /// Entries the map holds, derived from the counters (exact for the owner; recent for others).
     #[inline]
     pub(crate) fn len(&self) -> u64 {
-        (self.len_base.get() + self.inserts.get()).saturating_sub(self.removes.get())
+        self.len_from(self.inserts.get(), self.removes.get())
+    }
+
+    /// The length these counts of inserts and removes give (from one read of the totals).
+    #[inline]
+    pub(crate) fn len_from(&self, inserts: u64, removes: u64) -> u64 {
+        (self.len_base.get() + inserts).saturating_sub(removes)
     }
 
     /// Counts a new key; `len` is the map's length after the insert. Returns whether a policy
