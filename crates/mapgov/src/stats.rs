@@ -351,35 +351,30 @@ impl Flushed {
 }
 
 impl Totals<Counter> {
+    /// The counters, in the order of [`Totals::fields`].
+    fn cells(&self) -> [&Counter; 10] {
+        [
+            &self.inserts,
+            &self.updates,
+            &self.removes,
+            &self.hits,
+            &self.misses,
+            &self.grows,
+            &self.rehashes,
+            &self.shrinks,
+            &self.resize_nanos,
+            &self.budget_exceeded,
+        ]
+    }
+
     pub(crate) fn load(&self) -> TotalsValue {
-        Totals::from_fields(
-            [
-                &self.inserts,
-                &self.updates,
-                &self.removes,
-                &self.hits,
-                &self.misses,
-                &self.grows,
-                &self.rehashes,
-                &self.shrinks,
-                &self.resize_nanos,
-                &self.budget_exceeded,
-            ]
-            .map(Counter::get),
-        )
+        Totals::from_fields(self.cells().map(Counter::get))
     }
 
     pub(crate) fn store(&self, v: &TotalsValue) {
-        self.inserts.set(v.inserts);
-        self.updates.set(v.updates);
-        self.removes.set(v.removes);
-        self.hits.set(v.hits);
-        self.misses.set(v.misses);
-        self.grows.set(v.grows);
-        self.rehashes.set(v.rehashes);
-        self.shrinks.set(v.shrinks);
-        self.resize_nanos.set(v.resize_nanos);
-        self.budget_exceeded.set(v.budget_exceeded);
+        for (cell, v) in self.cells().into_iter().zip(v.fields()) {
+            cell.set(v);
+        }
     }
 }
 
@@ -690,41 +685,14 @@ impl MapCell {
     /// and [`take_retirement_into`](Self::take_retirement_into)).
     #[inline(always)]
     fn add_totals_into(&self, d: &mut SiteDelta, remember: bool) {
-        // `now - flushed` (wrapping, as a signed delta).
-        let take = |t: &mut i64, now: u64, flushed: &Counter| {
+        let flushed = self.flushed.totals.cells();
+        for ((t, now), flushed) in d.totals.iter_mut().zip(self.totals().fields()).zip(flushed) {
+            // `now - flushed` (wrapping, as a signed delta).
             *t = t.wrapping_add(now.wrapping_sub(flushed.get()) as i64);
             if remember {
                 flushed.set(now);
             }
-        };
-        let f = &self.flushed.totals;
-        // In the order of `Totals::fields`.
-        let [
-            inserts,
-            updates,
-            removes,
-            hits,
-            misses,
-            grows,
-            rehashes,
-            shrinks,
-            resize_nanos,
-            budget_exceeded,
-        ] = &mut d.totals;
-        take(inserts, self.inserts.get(), &f.inserts);
-        take(updates, self.updates.get(), &f.updates);
-        take(removes, self.removes.get(), &f.removes);
-        take(hits, self.hits.load(Relaxed), &f.hits);
-        take(misses, self.misses.load(Relaxed), &f.misses);
-        take(grows, self.grows.get(), &f.grows);
-        take(rehashes, self.rehashes.get(), &f.rehashes);
-        take(shrinks, self.shrinks.get(), &f.shrinks);
-        take(resize_nanos, self.resize_nanos.get(), &f.resize_nanos);
-        take(
-            budget_exceeded,
-            self.budget_exceeded.get(),
-            &f.budget_exceeded,
-        );
+        }
         d.created = d
             .created
             .wrapping_add(1 - self.flushed.created.get() as i64);
