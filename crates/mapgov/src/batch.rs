@@ -8,8 +8,11 @@
 //! thread takes a snapshot, and when the thread exits.
 //!
 //! The table has two parts. Small maps (those without a stats cell) publish three times in a
-//! typical life, so theirs is the leanest path: one call with the change in registers, a slot
-//! found directly by the site's address, plain cells. Everything else (cells' flushes and
+//! typical life, so theirs is the leanest path: inlined into the publishing function, a slot
+//! found directly by the site's address, plain cells, and the change read from the map's
+//! handle only once the thread-local is reached (the compiler of a library crate treats that
+//! access as a call, and saves every register live across it). A small map's first
+//! allocation also finds its site here, in the same access. Everything else (cells' flushes and
 //! retirements, sampled lookups of small maps, timed resizes of small tables, a small map
 //! created by a copy) goes through a general delta per site, searched.
 //!
@@ -24,6 +27,9 @@ use std::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
+use std::panic::Location;
+
+use crate::registry::{SmallKind, SmallSite};
 use crate::stats::{MapCell, SiteCell};
 
 /// Cold events a thread batches before it publishes them.
@@ -134,37 +140,41 @@ impl SmallEvent {
     const COUNT: usize = 6;
 }
 
-/// A small map's inserts, removes and updates since it last published, in one register: a
-/// small map holds at most 2^16 - 1 entries and 255 of each between publishes, so each fits
-/// in 21 bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SmallOps(u64);
+/// A small map's change to its site: what it did since it last published (see
+/// [`add_small`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SmallChange {
+    /// The event it publishes at.
+    pub(crate) event: SmallEvent,
+    /// Entries it gained (negative: lost).
+    pub(crate) entries: i64,
+    /// Table bytes it gained (negative: freed).
+    pub(crate) bytes: i64,
+    pub(crate) inserts: u32,
+    pub(crate) removes: u32,
+    pub(crate) updates: u32,
+    /// The highest length it had since it last published.
+    pub(crate) peak_len: u64,
+}
 
-impl SmallOps {
-    const BITS: u32 = 21;
-    const MASK: u64 = (1 << Self::BITS) - 1;
-
-    /// The counts, each under 2^21.
-    #[inline(always)]
-    pub(crate) fn new(inserts: usize, removes: usize, updates: usize) -> SmallOps {
-        debug_assert!(
-            [inserts, removes, updates]
-                .iter()
-                .all(|&n| n as u64 <= Self::MASK),
-            "a small map's counts fit in 21 bits"
-        );
-        SmallOps(
-            inserts as u64 | (removes as u64) << Self::BITS | (updates as u64) << (2 * Self::BITS),
-        )
-    }
-
-    fn get(self, i: u32) -> i64 {
-        ((self.0 >> (i * Self::BITS)) & Self::MASK) as i64
-    }
+impl SmallChange {
+    /// No change (only its event, which is `Counts`: nothing).
+    pub(crate) const NONE: SmallChange = SmallChange {
+        event: SmallEvent::Counts,
+        entries: 0,
+        bytes: 0,
+        inserts: 0,
+        removes: 0,
+        updates: 0,
+        peak_len: 0,
+    };
 }
 
 /// Slots of [`Batch::small`].
 const SMALL_SLOTS: usize = 8;
+
+/// Slots of [`Batch::sites`].
+const SITE_SLOTS: usize = 32;
 
 /// A small map's site's pending delta: plain cells, so that the small maps' path (three
 /// events in a map's life) takes no borrow flag and searches nothing.
@@ -194,17 +204,17 @@ impl SmallSlot {
         }
     }
 
-    /// Adds one small-map event (see [`add_small`]).
+    /// Adds one small map's change (see [`add_small`]).
     #[inline(always)]
-    fn add(&self, event: SmallEvent, entries: i64, bytes: i64, ops: SmallOps, peak_len: u64) {
-        let bump = |c: &Cell<i64>, d: i64| c.set(c.get() + d);
-        bump(&self.events[event as usize], 1);
-        bump(&self.entries, entries);
-        bump(&self.bytes, bytes);
-        bump(&self.inserts, ops.get(0));
-        bump(&self.removes, ops.get(1));
-        bump(&self.updates, ops.get(2));
-        self.peak_len.set(self.peak_len.get().max(peak_len));
+    fn add(&self, c: &SmallChange) {
+        let bump = |cell: &Cell<i64>, d: i64| cell.set(cell.get() + d);
+        bump(&self.events[c.event as usize], 1);
+        bump(&self.entries, c.entries);
+        bump(&self.bytes, c.bytes);
+        bump(&self.inserts, i64::from(c.inserts));
+        bump(&self.removes, i64::from(c.removes));
+        bump(&self.updates, i64::from(c.updates));
+        self.peak_len.set(self.peak_len.get().max(c.peak_len));
     }
 
     /// Publishes the slot's delta to its site and empties it.
@@ -240,6 +250,10 @@ struct Batch {
     /// Small maps' sites, direct-mapped by address (a site that finds its slot taken
     /// publishes the other site's delta and takes it).
     small: [SmallSlot; SMALL_SLOTS],
+    /// Small maps' sites by creation location and entry layout ([`SmallKind::layout`]),
+    /// direct-mapped: a small map's first allocation finds its site and publishes its
+    /// creation in one access to the thread-local.
+    sites: [Cell<(usize, usize, Option<&'static SmallSite>)>; SITE_SLOTS],
     /// Everything else (see the module docs).
     pending: RefCell<Pending>,
     /// Cold events of both kinds since the batch was last published.
@@ -284,6 +298,22 @@ impl Batch {
     fn small_slot_of(&self, site: &'static SiteCell) -> &SmallSlot {
         let addr = site as *const SiteCell as usize;
         &self.small[(addr >> 6 ^ addr >> 12) % SMALL_SLOTS]
+    }
+
+    /// Whether `slot` holds `site`'s delta.
+    #[inline(always)]
+    fn holds(slot: &SmallSlot, site: &'static SiteCell) -> bool {
+        slot.site.get().is_some_and(|s| std::ptr::eq(s, site))
+    }
+
+    /// The slot of [`Batch::sites`] for a site's location address and entry layout.
+    #[inline(always)]
+    fn site_slot_of(
+        &self,
+        addr: usize,
+        layout: usize,
+    ) -> &Cell<(usize, usize, Option<&'static SmallSite>)> {
+        &self.sites[((addr >> 3) ^ layout) % SITE_SLOTS]
     }
 
     /// Gives `slot` to `site` after publishing the delta of the site that held it (`None`
@@ -381,6 +411,7 @@ thread_local! {
     static BATCH: Batch = const {
         Batch {
             small: [const { SmallSlot::empty() }; SMALL_SLOTS],
+            sites: [const { Cell::new((0, 0, None)) }; SITE_SLOTS],
             pending: RefCell::new(Pending { slots: [None; SLOTS], last: 0 }),
             events: Cell::new(0),
             exited: Cell::new(false),
@@ -433,31 +464,111 @@ fn add_dyn(site: &'static SiteCell, f: &mut dyn FnMut(&mut SiteDelta)) {
 }
 
 /// Adds a small map's change to `site`: batched on this thread, or directly if the thread is
-/// exiting. The small maps' path: one call with everything in registers (a struct built on
-/// the caller's stack field by field would be read back here with wide loads that stall on
-/// store forwarding), into plain cells.
-#[inline(never)]
-pub(crate) fn add_small(
-    site: &'static SiteCell,
-    event: SmallEvent,
-    entries: i64,
-    bytes: i64,
-    ops: SmallOps,
-    peak_len: u64,
-) {
-    // The common case only, with no call inside: `site` holds its slot.
+/// exiting. The small maps' path, inlined into its callers: `change` is computed after the
+/// thread-local is reached, so that only what it reads (the map's handle) is live across that
+/// access (which the compiler of a library treats as a call), and the common case (`site`
+/// holds its slot) takes no call at all.
+#[inline(always)]
+pub(crate) fn add_small(site: &'static SiteCell, change: impl Fn() -> SmallChange) {
     let added = BATCH.try_with(|b| {
         let slot = b.small_slot_of(site);
-        if !slot.site.get().is_some_and(|s| std::ptr::eq(s, site)) {
+        if !Batch::holds(slot, site) {
             return None;
         }
-        slot.add(event, entries, bytes, ops, peak_len);
+        slot.add(&change());
         Some(b.count_event())
     });
     match added {
         Ok(Some(false)) => {}
         Ok(Some(true)) => flush_current_thread(),
-        _ => add_small_claiming(site, event, entries, bytes, ops, peak_len),
+        _ => add_small_claiming(site, &change()),
+    }
+}
+
+/// Starts a small map created at `loc` with entries of `kind`, whose first table holds `len`
+/// entries in `bytes` and `capacity`: finds its site and publishes its creation. Returns the
+/// site and the table's `log2` bucket count, or `None` (nothing published) if that table does
+/// not keep the map small.
+///
+/// The common case (the site cached, holding its slot) takes one access to the thread-local,
+/// and nothing is live across it but the arguments.
+#[inline(never)]
+pub(crate) fn start_small(
+    loc: &'static Location<'static>,
+    kind: SmallKind,
+    len: usize,
+    bytes: usize,
+    capacity: usize,
+) -> Option<(&'static SmallSite, u8)> {
+    let addr = loc as *const Location<'static> as usize;
+    let started = BATCH.try_with(|b| {
+        let (a, layout, cached) = b.site_slot_of(addr, kind.layout).get();
+        let site = match cached {
+            Some(site) if a == addr && layout == kind.layout => site,
+            _ => return Err(()),
+        };
+        let Some(log) = small_log(site, bytes, capacity) else {
+            return Ok(None);
+        };
+        let slot = b.small_slot_of(site.site);
+        if !Batch::holds(slot, site.site) {
+            return Err(());
+        }
+        slot.add(&created(len, bytes));
+        Ok(Some((site, log, b.count_event())))
+    });
+    match started {
+        Ok(Ok(Some((site, log, flush)))) => {
+            if flush {
+                flush_current_thread();
+            }
+            Some((site, log))
+        }
+        Ok(Ok(None)) => None,
+        _ => start_small_cold(loc, kind, len, bytes, capacity),
+    }
+}
+
+/// The `log2` bucket count of `site`'s table of `bytes` and `capacity` if it keeps a map small.
+#[inline(always)]
+fn small_log(site: &SmallSite, bytes: usize, capacity: usize) -> Option<u8> {
+    site.buckets_log2(bytes, capacity)
+        .filter(|&log| site.keeps_small(log))
+}
+
+/// [`start_small`] when the site is not cached (it is looked up, under the registry lock the
+/// first time, and cached) or does not hold its slot.
+#[cold]
+#[inline(never)]
+fn start_small_cold(
+    loc: &'static Location<'static>,
+    kind: SmallKind,
+    len: usize,
+    bytes: usize,
+    capacity: usize,
+) -> Option<(&'static SmallSite, u8)> {
+    let addr = loc as *const Location<'static> as usize;
+    let site = (kind.resolve)(loc);
+    let _ = BATCH.try_with(|b| {
+        b.site_slot_of(addr, kind.layout)
+            .set((addr, kind.layout, Some(site)));
+    });
+    let log = small_log(site, bytes, capacity)?;
+    add_small(site.site, || created(len, bytes));
+    Some((site, log))
+}
+
+/// The change of a small map's creation with `len` entries in `bytes`.
+#[inline(always)]
+fn created(len: usize, bytes: usize) -> SmallChange {
+    SmallChange {
+        event: SmallEvent::Created,
+        entries: len as i64,
+        bytes: bytes as i64,
+        inserts: 0,
+        removes: 0,
+        updates: 0,
+        peak_len: len as u64,
     }
 }
 
@@ -465,42 +576,22 @@ pub(crate) fn add_small(
 /// delta), or publishes straight to the site if the thread is exiting.
 #[cold]
 #[inline(never)]
-fn add_small_claiming(
-    site: &'static SiteCell,
-    event: SmallEvent,
-    entries: i64,
-    bytes: i64,
-    ops: SmallOps,
-    peak_len: u64,
-) {
+fn add_small_claiming(site: &'static SiteCell, change: &SmallChange) {
     let added = BATCH.try_with(|b| match b.claim(b.small_slot_of(site), site) {
         Some(slot) => {
-            slot.add(event, entries, bytes, ops, peak_len);
+            slot.add(change);
             b.counted();
             true
         }
         None => false,
     });
     if added != Ok(true) {
-        add_small_directly(site, event, entries, bytes, ops, peak_len);
+        // The thread is exiting.
+        let slot = SmallSlot::empty();
+        slot.site.set(Some(site));
+        slot.add(change);
+        slot.publish();
     }
-}
-
-/// [`add_small`] straight to the site (the thread is exiting).
-#[cold]
-#[inline(never)]
-fn add_small_directly(
-    site: &'static SiteCell,
-    event: SmallEvent,
-    entries: i64,
-    bytes: i64,
-    ops: SmallOps,
-    peak_len: u64,
-) {
-    let slot = SmallSlot::empty();
-    slot.site.set(Some(site));
-    slot.add(event, entries, bytes, ops, peak_len);
-    slot.publish();
 }
 
 /// Publishes this thread's pending site updates.

@@ -215,49 +215,37 @@ thread_local! {
         const { [const { Cell::new((0, None)) }; SITE_CACHE] };
 }
 
-const SMALL_SITE_CACHE: usize = 32;
-
-thread_local! {
-    /// Direct-mapped cache from a `Location`'s address and an entry layout to its small site.
-    static SMALL_SITE_CACHE_SLOTS: [Cell<(usize, usize, Option<&'static SmallSite>)>; SMALL_SITE_CACHE] =
-        const { [const { Cell::new((0, 0, None)) }; SMALL_SITE_CACHE] };
+/// What a small map's first allocation needs to find its [`SmallSite`]: its entries' layout
+/// (the key of the per-thread cache, with the creation site, see [`batch::start_small`]) and
+/// the lookup to run when the cache misses.
+#[derive(Clone, Copy)]
+pub(crate) struct SmallKind {
+    /// The entries' size and alignment, packed: `size << 8 | log2(align)`.
+    pub(crate) layout: usize,
+    /// The site of a location with this layout, looked up under the registry lock.
+    pub(crate) resolve: fn(&'static Location<'static>) -> &'static SmallSite,
 }
 
-/// The unnamed site of `loc` with the layout of `(K, V)` entries, for a small map, through a
-/// per-thread cache (no lock when cached).
-pub(crate) fn small_site_for<K, V>(loc: &'static Location<'static>) -> &'static SmallSite {
+/// The [`SmallKind`] of maps of `(K, V)` entries.
+#[inline(always)]
+pub(crate) fn small_kind<K, V>() -> SmallKind {
     let (size, align) = (size_of::<(K, V)>(), align_of::<(K, V)>());
-    let addr = loc as *const Location<'static> as usize;
-    let layout = size << 8 | align.trailing_zeros() as usize;
-    let slot = ((addr >> 3) ^ layout) % SMALL_SITE_CACHE;
-    let cached = SMALL_SITE_CACHE_SLOTS.try_with(|c| {
-        let (a, l, s) = c[slot].get();
-        if a == addr && l == layout { s } else { None }
-    });
-    match cached {
-        Ok(Some(small)) => small,
-        _ => small_site_uncached::<K, V>(loc, addr, slot, layout),
+    SmallKind {
+        layout: size << 8 | align.trailing_zeros() as usize,
+        resolve: small_site_locked::<K, V>,
     }
 }
 
-/// [`small_site_for`] when the cache misses: out of line, so that the cached path saves no
-/// registers.
-#[cold]
-#[inline(never)]
-fn small_site_uncached<K, V>(
-    loc: &'static Location<'static>,
-    addr: usize,
-    slot: usize,
-    layout: usize,
-) -> &'static SmallSite {
+/// The unnamed site of `loc` with the layout of `(K, V)` entries, for a small map, built on
+/// first use (the registry lock; [`batch::start_small`] caches it per thread).
+fn small_site_locked<K, V>(loc: &'static Location<'static>) -> &'static SmallSite {
     let (size, align) = (size_of::<(K, V)>(), align_of::<(K, V)>());
     let site = site_for::<K, V>(loc);
-    let small = *lock()
+    let mut registry = lock();
+    registry
         .small_sites
         .entry((site as *const SiteCell as usize, size, align))
-        .or_insert_with(|| Box::leak(Box::new(SmallSite::new(site, size, align))));
-    let _ = SMALL_SITE_CACHE_SLOTS.try_with(|c| c[slot].set((addr, layout, Some(small))));
-    small
+        .or_insert_with(|| Box::leak(Box::new(SmallSite::new(site, size, align))))
 }
 
 /// The unnamed site of `loc`, through a per-thread cache (no lock when cached).

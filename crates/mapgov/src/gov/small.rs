@@ -19,7 +19,7 @@
 //! did before stay at its anonymous site, where they were published.)
 
 use super::{Gov, Handle, STALL_MIN_BYTES, TableState, resize_kind};
-use crate::batch::{self, INSERTS, RESIZE_NANOS, SmallEvent, SmallOps};
+use crate::batch::{self, INSERTS, RESIZE_NANOS, SmallChange, SmallEvent};
 use crate::config;
 use crate::event::EventKind;
 use crate::registry::{self, NO_TABLE, SmallSite};
@@ -60,11 +60,13 @@ impl Gov {
         let Handle::Bare(loc) = self.handle else {
             return false;
         };
-        if !fits(config::get(), after) {
-            return false;
-        }
-        let site = registry::small_site_for::<K, V>(loc);
-        let Some(log) = site.buckets_log2(after.bytes, after.capacity) else {
+        let Some((site, log)) = batch::start_small(
+            loc,
+            registry::small_kind::<K, V>(),
+            after.len,
+            after.bytes,
+            after.capacity,
+        ) else {
             return false;
         };
         self.handle = Handle::Small {
@@ -76,14 +78,6 @@ impl Gov {
             peak_above: 0,
             buckets_log2: log,
         };
-        batch::add_small(
-            site.site,
-            SmallEvent::Created,
-            after.len as i64,
-            after.bytes as i64,
-            SmallOps::default(),
-            after.len as u64,
-        );
         true
     }
 
@@ -170,6 +164,7 @@ impl Gov {
     /// Publishes what a small map did since it last published, plus `extra_inserts` and
     /// `extra_removes` (a bulk change), at `event`, with its table's bytes changed by `bytes`;
     /// returns the length now published.
+    #[inline(never)]
     pub(super) fn publish_small(
         &mut self,
         extra_inserts: usize,
@@ -177,8 +172,58 @@ impl Gov {
         event: SmallEvent,
         bytes: i64,
     ) -> usize {
+        self.publish_small_inline(extra_inserts, extra_removes, event, bytes)
+    }
+
+    /// [`publish_small`](Gov::publish_small), inlined (for a small map's growth, the one
+    /// publish besides its creation and drop that most small maps make).
+    #[inline(always)]
+    fn publish_small_inline(
+        &mut self,
+        extra_inserts: usize,
+        extra_removes: usize,
+        event: SmallEvent,
+        bytes: i64,
+    ) -> usize {
+        let Handle::Small { site, .. } = self.handle else {
+            return 0;
+        };
+        let handle = &self.handle;
+        batch::add_small(site.site, || {
+            let Handle::Small {
+                published_len,
+                inserts,
+                removes,
+                updates,
+                peak_above,
+                ..
+            } = *handle
+            else {
+                return SmallChange::NONE;
+            };
+            let (ins, rem) = (usize::from(inserts), usize::from(removes));
+            let (all_ins, all_rem) = (ins + extra_inserts, rem + extra_removes);
+            debug_assert!(
+                usize::from(published_len) + all_ins >= all_rem,
+                "a small map removed more than it held"
+            );
+            SmallChange {
+                event,
+                entries: all_ins as i64 - all_rem as i64,
+                bytes,
+                inserts: all_ins as u32,
+                removes: all_rem as u32,
+                updates: u32::from(updates),
+                // The highest point: before the bulk change, or after it.
+                peak_len: peak(published_len, ins, rem, peak_above).max(peak(
+                    published_len,
+                    all_ins,
+                    all_rem,
+                    0,
+                )),
+            }
+        });
         let Handle::Small {
-            site,
             published_len,
             inserts,
             removes,
@@ -189,31 +234,11 @@ impl Gov {
         else {
             return 0;
         };
-        let (ins, rem) = (usize::from(*inserts), usize::from(*removes));
-        // The highest point: before the bulk change, or after it.
-        let peak = peak(*published_len, ins, rem, *peak_above).max(peak(
-            *published_len,
-            ins + extra_inserts,
-            rem + extra_removes,
-            0,
-        ));
-        let (ins, rem) = (ins + extra_inserts, rem + extra_removes);
-        let len = (usize::from(*published_len) + ins).saturating_sub(rem);
-        debug_assert!(
-            usize::from(*published_len) + ins >= rem,
-            "a small map removed more than it held"
-        );
+        let len = (usize::from(*published_len) + usize::from(*inserts) + extra_inserts)
+            .saturating_sub(usize::from(*removes) + extra_removes);
         debug_assert!(
             len <= SMALL_MAX_LEN,
             "a small map's table holds at most 2^16 - 1"
-        );
-        batch::add_small(
-            site.site,
-            event,
-            ins as i64 - rem as i64,
-            bytes,
-            SmallOps::new(ins, rem, usize::from(*updates)),
-            peak,
         );
         *published_len = len.min(SMALL_MAX_LEN) as u16;
         (*inserts, *removes, *updates, *peak_above) = (0, 0, 0, 0);
@@ -308,7 +333,7 @@ impl Gov {
             return false;
         };
         let grew = bytes as i64 - site.table_bytes(published) as i64;
-        self.publish_small(0, 0, SmallEvent::Grew, grew);
+        self.publish_small_inline(0, 0, SmallEvent::Grew, grew);
         if let Handle::Small { buckets_log2, .. } = &mut self.handle {
             *buckets_log2 = log;
         }
@@ -328,34 +353,37 @@ impl Gov {
 
 /// Retires a dropped small map (its handle): its site loses its entries and bytes and gains
 /// what it did since it last published, and one dropped map.
+#[inline(never)]
 pub(super) fn retire(handle: &Handle) {
-    let &Handle::Small {
-        site,
-        published_len,
-        inserts,
-        removes,
-        updates,
-        peak_above,
-        buckets_log2: log,
-    } = handle
-    else {
+    let Handle::Small { site, .. } = *handle else {
         return;
     };
-    batch::add_small(
-        site.site,
-        SmallEvent::Dropped,
-        -i64::from(published_len),
-        -(site.table_bytes(log) as i64),
-        SmallOps::new(
-            usize::from(inserts),
-            usize::from(removes),
-            usize::from(updates),
-        ),
-        peak(
+    batch::add_small(site.site, || {
+        let Handle::Small {
+            site,
             published_len,
-            usize::from(inserts),
-            usize::from(removes),
+            inserts,
+            removes,
+            updates,
             peak_above,
-        ),
-    );
+            buckets_log2,
+        } = *handle
+        else {
+            return SmallChange::NONE;
+        };
+        SmallChange {
+            event: SmallEvent::Dropped,
+            entries: -i64::from(published_len),
+            bytes: -(site.table_bytes(buckets_log2) as i64),
+            inserts: u32::from(inserts),
+            removes: u32::from(removes),
+            updates: u32::from(updates),
+            peak_len: peak(
+                published_len,
+                usize::from(inserts),
+                usize::from(removes),
+                peak_above,
+            ),
+        }
+    });
 }
