@@ -341,7 +341,7 @@ where
                 bytes: after_bytes,
             })
         } else {
-            self.gov.small_grew(len, after_capacity, after_bytes)
+            self.gov.small_grew(len, after_bytes)
         };
         if !accounted {
             // A map that does not start (or stay) small: the general path.

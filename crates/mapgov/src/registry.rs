@@ -53,15 +53,17 @@ pub(crate) struct SmallSite {
     /// Bit `log` is set if a map whose table has `2^log` buckets stays small under the
     /// configuration (bit [`NO_TABLE`]: a map with no table).
     small_tables: u32,
-    /// Bit `log` is set if a resize from a table of `2^log` buckets is timed.
-    timed_tables: u32,
+    /// For each `log`, the capacity a tombstone-free table of `2^log` buckets has if its
+    /// growth is plain: untimed, to a table of twice the buckets that keeps the map small.
+    /// `usize::MAX` (no table's capacity) otherwise.
+    plain_growth_capacity: [usize; NO_TABLE as usize + 1],
 }
 
 impl SmallSite {
     fn new(site: &'static SiteCell, entry_size: usize, entry_align: usize) -> SmallSite {
         let mut table_bytes = [0; NO_TABLE as usize + 1];
         let mut small_tables = u32::from(crate::gov::stays_small(0, 0)) << NO_TABLE;
-        let mut timed_tables = 0;
+        let mut timed_tables = 0u32;
         for log in 0..NO_TABLE {
             // A size past `usize` (huge entries on a 32-bit target) is `usize::MAX`: never
             // small, never matched.
@@ -71,18 +73,27 @@ impl SmallSite {
             small_tables |= u32::from(crate::gov::stays_small(bytes, capacity)) << log;
             timed_tables |= u32::from(crate::gov::timer_would_run(bytes)) << log;
         }
+        let mut plain_growth_capacity = [usize::MAX; NO_TABLE as usize + 1];
+        for log in 0..NO_TABLE - 1 {
+            let untimed = timed_tables >> log & 1 == 0;
+            if untimed && small_tables >> (log + 1) & 1 != 0 {
+                plain_growth_capacity[usize::from(log)] = SmallSite::full_capacity(log);
+            }
+        }
         SmallSite {
             site,
             table_bytes,
             small_tables,
-            timed_tables,
+            plain_growth_capacity,
         }
     }
 
-    /// Whether a resize from a table of `2^log` buckets is timed ([`crate::gov::timer`]).
+    /// The capacity of a tombstone-free table of `2^log` buckets whose growth is plain:
+    /// untimed, to a table of `2^(log + 1)` buckets that keeps the map small. `usize::MAX`
+    /// (no table's capacity) if its growth is not plain, or for [`NO_TABLE`].
     #[inline(always)]
-    pub(crate) fn times_resize_from(&self, log: u8) -> bool {
-        log < NO_TABLE && self.timed_tables >> log & 1 != 0
+    pub(crate) fn plain_growth_capacity(&self, log: u8) -> usize {
+        self.plain_growth_capacity[usize::from(log.min(NO_TABLE))]
     }
 
     /// hashbrown's capacity of a table of `2^log` buckets without tombstones (0 for

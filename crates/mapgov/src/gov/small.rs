@@ -22,7 +22,7 @@ use super::{Gov, Handle, STALL_MIN_BYTES, TableState, resize_kind};
 use crate::batch::{self, INSERTS, RESIZE_NANOS, SmallChange, SmallEvent};
 use crate::config;
 use crate::event::EventKind;
-use crate::registry::{self, NO_TABLE, SmallSite};
+use crate::registry::{self, SmallSite};
 use crate::stats::MapCell;
 
 /// The longest a small map can be: its published length and peak are 16-bit.
@@ -300,38 +300,36 @@ impl Gov {
         }
     }
 
-    /// The bytes of a small map's table of `capacity` if it grows without timing and without
-    /// reconciliation: its table has no tombstones (its capacity is its bucket count's whole)
-    /// and is too small to be timed. `None` otherwise (not small, or another case).
+    /// The bytes of a small map's table of `capacity` if its growth is plain: its table has
+    /// no tombstones (its capacity is its bucket count's whole), is too small to be timed, and
+    /// one of twice the buckets keeps the map small (see
+    /// [`SmallSite::plain_growth_capacity`]). `None` otherwise (not small, or another case).
     #[inline]
     pub(crate) fn small_plain_growth(&self, capacity: usize) -> Option<usize> {
         match self.handle {
             Handle::Small {
                 site, buckets_log2, ..
-            } if buckets_log2 != NO_TABLE
-                && capacity == SmallSite::full_capacity(buckets_log2)
-                && !site.times_resize_from(buckets_log2) =>
-            {
+            } if capacity == site.plain_growth_capacity(buckets_log2) => {
                 Some(site.table_bytes(buckets_log2))
             }
             _ => None,
         }
     }
 
-    /// A small map's table grew (see [`small_plain_growth`](Gov::small_plain_growth)) to one
-    /// of `capacity` and `bytes`, holding `len` entries: publishes it and its counts. Returns
-    /// `false`, changing nothing, if the new table does not keep the map small (the caller
-    /// then takes the general path, which promotes it).
-    pub(crate) fn small_grew(&mut self, len: usize, capacity: usize, bytes: usize) -> bool {
+    /// A small map's table grew plainly (see [`small_plain_growth`](Gov::small_plain_growth))
+    /// to one of `bytes`, holding `len` entries: publishes it and its counts. Returns `false`,
+    /// changing nothing, if the new table is not the one of twice the buckets (the caller then
+    /// takes the general path).
+    pub(crate) fn small_grew(&mut self, len: usize, bytes: usize) -> bool {
         let Some((site, published)) = self.small_before_resize(len) else {
             return false;
         };
-        let Some(log) = site
-            .buckets_log2(bytes, capacity)
-            .filter(|&log| site.keeps_small(log))
-        else {
+        // A plain growth doubles the bucket count (hashbrown's `reserve(1)` on a full table),
+        // and that table keeps the map small.
+        let log = published + 1;
+        if site.table_bytes(log) != bytes {
             return false;
-        };
+        }
         let grew = bytes as i64 - site.table_bytes(published) as i64;
         self.publish_small_inline(0, 0, SmallEvent::Grew, grew);
         if let Handle::Small { buckets_log2, .. } = &mut self.handle {
