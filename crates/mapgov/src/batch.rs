@@ -13,8 +13,9 @@
 //! handle only once the thread-local is reached (the compiler of a library crate treats that
 //! access as a call, and saves every register live across it). A small map's first
 //! allocation also finds its site here, in the same access. Everything else (cells' flushes and
-//! retirements, sampled lookups of small maps, timed resizes of small tables, a small map
-//! created by a copy) goes through a general delta per site, searched.
+//! retirements, sampled lookups of small maps, timed resizes of small tables, the inserts of
+//! a small map that copied another one's entries) goes through a general delta per site,
+//! searched.
 //!
 //! So a site's totals may lag by at most [`FLUSH_EVERY`] cold events per other thread that is
 //! still running; they are exact for the thread that takes the snapshot and for finished
@@ -536,8 +537,8 @@ fn small_log(site: &SmallSite, bytes: usize, capacity: usize) -> Option<u8> {
         .filter(|&log| site.keeps_small(log))
 }
 
-/// [`start_small`] when the site is not cached (it is looked up, under the registry lock the
-/// first time, and cached) or does not hold its slot.
+/// [`start_small`] when the site is not cached (it is looked up, under the registry lock,
+/// and cached) or does not hold its slot (it takes it, see [`add_small`]).
 #[cold]
 #[inline(never)]
 fn start_small_cold(
@@ -548,10 +549,20 @@ fn start_small_cold(
     capacity: usize,
 ) -> Option<(&'static SmallSite, u8)> {
     let addr = loc as *const Location<'static> as usize;
-    let site = (kind.resolve)(loc);
-    let _ = BATCH.try_with(|b| {
-        b.site_slot_of(addr, kind.layout)
-            .set((addr, kind.layout, Some(site)));
+    let cached = BATCH
+        .try_with(|b| match b.site_slot_of(addr, kind.layout).get() {
+            (a, layout, Some(site)) if a == addr && layout == kind.layout => Some(site),
+            _ => None,
+        })
+        .ok()
+        .flatten();
+    let site = cached.unwrap_or_else(|| {
+        let site = (kind.resolve)(loc);
+        let _ = BATCH.try_with(|b| {
+            b.site_slot_of(addr, kind.layout)
+                .set((addr, kind.layout, Some(site)));
+        });
+        site
     });
     let log = small_log(site, bytes, capacity)?;
     add_small(site.site, || created(len, bytes));

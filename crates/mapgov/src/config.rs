@@ -300,26 +300,57 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether a map may be small (no stats cell; see the `small` module): no shrink policy
+    /// (a small map has no cell to keep one), lookups sampled (a small map cannot count every
+    /// one) and a tracking threshold above 0 bytes (a small map is below it).
+    pub(crate) fn allows_small_maps(&self) -> bool {
+        self.shrink_policy.is_none() && self.lookup_sample > 1 && self.track_min_bytes > 0
+    }
+}
+
 /// The largest event ring: 2^20 records (at most 256 MiB; a record is at most 256 bytes).
 const MAX_EVENTS: usize = 1 << 20;
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
-/// Whether governance is on: 0 = not read yet, 1 = on, 2 = off. A plain load on the cold path.
-static ENABLED: AtomicU8 = AtomicU8::new(0);
+/// Whether governance is on, and whether maps may be small: 0 = not read yet, 1 = on,
+/// 2 = off, 3 = on with no map small ([`Config::allows_small_maps`]). A plain load on the
+/// cold path.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// [`STATE`], reading the configuration on first use.
+#[inline(always)]
+fn state() -> u8 {
+    match STATE.load(Relaxed) {
+        0 => read_state(),
+        state => state,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn read_state() -> u8 {
+    let config = get();
+    let state = match (config.enabled, config.allows_small_maps()) {
+        (false, _) => 2,
+        (true, true) => 1,
+        (true, false) => 3,
+    };
+    STATE.store(state, Relaxed);
+    state
+}
 
 /// Whether governance is on (reading the configuration on first use).
 #[inline]
 pub(crate) fn enabled() -> bool {
-    match ENABLED.load(Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            let on = get().enabled;
-            ENABLED.store(if on { 1 } else { 2 }, Relaxed);
-            on
-        }
-    }
+    state() & 1 == 1
+}
+
+/// Whether governance is on and a map may be small (see [`Config::allows_small_maps`]).
+#[inline]
+pub(crate) fn small_maps() -> bool {
+    state() == 1
 }
 
 /// The configuration in force, reading the environment on first use.

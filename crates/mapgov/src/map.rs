@@ -312,10 +312,10 @@ where
 
     /// [`grow_for_insert`](Self::grow_for_insert)'s growth. A table without tombstones grows
     /// into a new allocation, and hashbrown moves nothing until every entry is hashed: a
-    /// panicking hasher leaves the old table as it was. So a small map without tombstones (and
-    /// a map's first allocation, which hashes nothing) needs none of
-    /// [`resize_cold`](Self::resize_cold)'s reconciliation; nor a timer (a first allocation
-    /// moves nothing; a small table too small to be timed).
+    /// panicking hasher leaves the old table as it was. So a small map's plain growth (from a
+    /// table without tombstones, too small to be timed, to one that keeps the map small; see
+    /// `Gov::small_plain_growth`) and a map's first allocation (which hashes nothing) need
+    /// none of [`resize_cold`](Self::resize_cold)'s reconciliation, nor a timer.
     #[cold]
     #[inline(never)]
     fn grow_cold(&mut self) {

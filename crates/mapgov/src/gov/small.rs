@@ -40,10 +40,7 @@ pub(crate) fn stays_small(bytes: usize, capacity: usize) -> bool {
 }
 
 fn stays_small_under(config: &config::Config, bytes: usize, capacity: usize) -> bool {
-    config.shrink_policy.is_none()
-        && config.lookup_sample > 1
-        && bytes < config.track_min_bytes
-        && capacity <= SMALL_MAX_LEN
+    config.allows_small_maps() && bytes < config.track_min_bytes && capacity <= SMALL_MAX_LEN
 }
 
 /// The highest length since the last publish: the published length plus the most the length
@@ -60,6 +57,10 @@ impl Gov {
         let Handle::Bare(loc) = self.handle else {
             return false;
         };
+        // A configuration under which no map is small looks up no small site.
+        if !config::small_maps() {
+            return false;
+        }
         let Some((site, log)) = batch::start_small(
             loc,
             registry::small_kind::<K, V>(),
@@ -330,6 +331,10 @@ impl Gov {
         if site.table_bytes(log) != bytes {
             return false;
         }
+        debug_assert!(
+            site.keeps_small(log),
+            "a plain growth's table keeps the map small (`small_plain_growth`)"
+        );
         let grew = bytes as i64 - site.table_bytes(published) as i64;
         self.publish_small_inline(0, 0, SmallEvent::Grew, grew);
         if let Handle::Small { buckets_log2, .. } = &mut self.handle {
