@@ -317,6 +317,15 @@ impl Batch {
         &self.sites[((addr >> 3) ^ layout) % SITE_SLOTS]
     }
 
+    /// The small site cached for a location address and entry layout, if it is.
+    #[inline(always)]
+    fn cached_site(&self, addr: usize, layout: usize) -> Option<&'static SmallSite> {
+        match self.site_slot_of(addr, layout).get() {
+            (a, l, Some(site)) if a == addr && l == layout => Some(site),
+            _ => None,
+        }
+    }
+
     /// Gives `slot` to `site` after publishing the delta of the site that held it (`None`
     /// once the thread has exited: deltas then go straight to their sites).
     #[cold]
@@ -503,10 +512,8 @@ pub(crate) fn start_small(
 ) -> Option<(&'static SmallSite, u8)> {
     let addr = loc as *const Location<'static> as usize;
     let started = BATCH.try_with(|b| {
-        let (a, layout, cached) = b.site_slot_of(addr, kind.layout).get();
-        let site = match cached {
-            Some(site) if a == addr && layout == kind.layout => site,
-            _ => return Err(()),
+        let Some(site) = b.cached_site(addr, kind.layout) else {
+            return Err(());
         };
         let Some(log) = small_log(site, bytes, capacity) else {
             return Ok(None);
@@ -550,10 +557,7 @@ fn start_small_cold(
 ) -> Option<(&'static SmallSite, u8)> {
     let addr = loc as *const Location<'static> as usize;
     let cached = BATCH
-        .try_with(|b| match b.site_slot_of(addr, kind.layout).get() {
-            (a, layout, Some(site)) if a == addr && layout == kind.layout => Some(site),
-            _ => None,
-        })
+        .try_with(|b| b.cached_site(addr, kind.layout))
         .ok()
         .flatten();
     let site = cached.unwrap_or_else(|| {
