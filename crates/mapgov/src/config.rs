@@ -298,9 +298,7 @@ impl Config {
             }),
         }
     }
-}
 
-impl Config {
     /// Whether a map may be small (no stats cell; see the `small` module): no shrink policy
     /// (a small map has no cell to keep one), lookups sampled (a small map cannot count every
     /// one) and a tracking threshold above 0 bytes (a small map is below it).

@@ -175,23 +175,13 @@ impl Totals<u64> {
     }
 
     pub(crate) fn fields(&self) -> [u64; 10] {
-        [
-            self.inserts,
-            self.updates,
-            self.removes,
-            self.hits,
-            self.misses,
-            self.grows,
-            self.rehashes,
-            self.shrinks,
-            self.resize_nanos,
-            self.budget_exceeded,
-        ]
+        self.cells().map(|v| *v)
     }
 }
 
-impl Totals<AtomicU64> {
-    pub(crate) fn cells(&self) -> [&AtomicU64; 10] {
+impl<C> Totals<C> {
+    /// The ten counters, in the order of [`Totals::fields`] (and of [`Totals::from_fields`]).
+    pub(crate) fn cells(&self) -> [&C; 10] {
         [
             &self.inserts,
             &self.updates,
@@ -351,22 +341,6 @@ impl Flushed {
 }
 
 impl Totals<Counter> {
-    /// The counters, in the order of [`Totals::fields`].
-    fn cells(&self) -> [&Counter; 10] {
-        [
-            &self.inserts,
-            &self.updates,
-            &self.removes,
-            &self.hits,
-            &self.misses,
-            &self.grows,
-            &self.rehashes,
-            &self.shrinks,
-            &self.resize_nanos,
-            &self.budget_exceeded,
-        ]
-    }
-
     pub(crate) fn load(&self) -> TotalsValue {
         Totals::from_fields(self.cells().map(Counter::get))
     }
