@@ -1,130 +1,24 @@
 //! Small-map lifecycles (create, insert 4 `u64` keys, drop) of hashbrown's map, mapgov's and
-//! the [`Floor`] between them.
+//! the [`SmallFloor`] between them.
 //!
 //! - `small_lifecycle compare`: times 2M lifecycles of each map, interleaved in this process
 //!   (15 repetitions, the first map rotating), and prints each one's median ns per lifecycle
-//!   and its ratio to hashbrown's with the same hasher.
+//!   and its ratio to hashbrown's with the same hasher: first in this file's own loop, then in
+//!   `mapbench`'s ([`mapgov_bench::small_lifecycle`], reached through its `BenchMap` trait and
+//!   compiled in the bench library, whose code shape moves every ratio by several percent).
 //! - `small_lifecycle mapgov|hashbrown|floor|mapgov-foldhash|hashbrown-foldhash|floor-foldhash N`
-//!   runs N lifecycles of one map: under `valgrind --tool=callgrind`, run two values of N and
-//!   divide the difference by the difference of N to get the instructions of one lifecycle.
+//!   runs N lifecycles of one map (`mapbench:NAME`: in `mapbench`'s loop): under
+//!   `valgrind --tool=callgrind`, run two values of N and divide the difference by the
+//!   difference of N to get the instructions of one lifecycle.
 //!
 //! `floor` is the least a map can do to keep its creation site's aggregates exact (see
-//! [`Floor`]): what any design that accounts for every small map pays.
+//! [`SmallFloor`]): what any design that accounts for every small map pays.
 
-use std::cell::Cell;
 use std::hash::BuildHasher;
 use std::hint::black_box;
-use std::panic::Location;
 use std::time::Instant;
 
-/// hashbrown's map with the least bookkeeping that keeps its creation site's totals exact: the
-/// site (the caller's `Location`), the table bytes last published and an 8-bit insert counter
-/// in the map; a publish to a per-thread slot when the table is first allocated, when it grows
-/// and when the map is dropped. (mapgov's small maps do this and more: removes, updates, the
-/// peak length, the entries held, flushing to the process's registry.)
-struct Floor<S> {
-    map: hashbrown::HashMap<u64, u64, S>,
-    site: &'static Location<'static>,
-    bytes: usize,
-    inserts: u8,
-}
-
-impl<S: BuildHasher + Default> Floor<S> {
-    #[track_caller]
-    #[inline]
-    fn new() -> Self {
-        Floor {
-            map: hashbrown::HashMap::with_hasher(S::default()),
-            site: Location::caller(),
-            bytes: 0,
-            inserts: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn insert(&mut self, k: u64, v: u64) {
-        if self.map.len() == self.map.capacity() {
-            self.grow();
-        }
-        if self.map.insert(k, v).is_none() {
-            self.inserts += 1;
-            if self.inserts == u8::MAX {
-                publish(self.site, 0, 0, 0, self.inserts);
-                self.inserts = 0;
-            }
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self) {
-        self.map.reserve(1);
-        let bytes = self.map.allocation_size();
-        let created = i64::from(self.bytes == 0);
-        publish(
-            self.site,
-            created,
-            0,
-            bytes as i64 - self.bytes as i64,
-            self.inserts,
-        );
-        (self.bytes, self.inserts) = (bytes, 0);
-    }
-}
-
-impl<S> Drop for Floor<S> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.bytes != 0 {
-            publish(self.site, 0, 1, -(self.bytes as i64), self.inserts);
-        }
-    }
-}
-
-/// A site's pending changes on this thread.
-#[derive(Clone, Copy, Default)]
-struct Pending {
-    site: usize,
-    created: i64,
-    dropped: i64,
-    bytes: i64,
-    inserts: i64,
-}
-
-thread_local! {
-    static SLOTS: [Cell<Pending>; 8] = const {
-        [const {
-            Cell::new(Pending { site: 0, created: 0, dropped: 0, bytes: 0, inserts: 0 })
-        }; 8]
-    };
-    static EVENTS: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Adds a change to the thread's slot for `site` (direct-mapped by address; a site that finds
-/// its slot taken sends the other site's changes on first, here simply dropped).
-#[inline(never)]
-fn publish(site: &'static Location<'static>, created: i64, dropped: i64, bytes: i64, inserts: u8) {
-    let addr = site as *const Location<'static> as usize;
-    SLOTS.with(|slots| {
-        let slot = &slots[(addr >> 4) % 8];
-        let mut p = slot.get();
-        if p.site != addr {
-            p = Pending {
-                site: addr,
-                ..Pending::default()
-            };
-        }
-        p.created += created;
-        p.dropped += dropped;
-        p.bytes += bytes;
-        p.inserts += i64::from(inserts);
-        slot.set(p);
-    });
-    EVENTS.with(|e| {
-        let n = e.get() + 1;
-        e.set(if n == 256 { black_box(0) } else { n });
-    });
-}
+use mapgov_bench::{BenchHasher, BenchMap, SmallFloor, SplitMix64};
 
 /// A map a lifecycle can be run on.
 trait Lifecycle {
@@ -157,11 +51,11 @@ impl<S: BuildHasher + Default> Lifecycle for mapgov::HashMap<u64, u64, S> {
     }
 }
 
-impl<S: BuildHasher + Default> Lifecycle for Floor<S> {
+impl<S: BenchHasher> Lifecycle for SmallFloor<S> {
     #[inline(always)]
     #[track_caller]
     fn create() -> Self {
-        Floor::new()
+        SmallFloor::new()
     }
     #[inline(always)]
     fn put(&mut self, k: u64, v: u64) {
@@ -190,7 +84,7 @@ const MAPS: [Named; 6] = [
         "hashbrown",
         lifecycles::<hashbrown::HashMap<u64, u64, std::hash::RandomState>>,
     ),
-    ("floor", lifecycles::<Floor<std::hash::RandomState>>),
+    ("floor", lifecycles::<SmallFloor<std::hash::RandomState>>),
     (
         "mapgov",
         lifecycles::<mapgov::HashMap<u64, u64, std::hash::RandomState>>,
@@ -201,11 +95,51 @@ const MAPS: [Named; 6] = [
     ),
     (
         "floor-foldhash",
-        lifecycles::<Floor<foldhash::fast::RandomState>>,
+        lifecycles::<SmallFloor<foldhash::fast::RandomState>>,
     ),
     (
         "mapgov-foldhash",
         lifecycles::<mapgov::HashMap<u64, u64, foldhash::fast::RandomState>>,
+    ),
+];
+
+/// The keys `mapbench`'s small-map loop draws from (4096 of them, as there).
+fn pool() -> &'static [u64] {
+    static POOL: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    // The seed spells "small".
+    POOL.get_or_init(|| SplitMix64::new(0x0073_6d61_6c6c).keys(4096))
+}
+
+/// Runs `n` lifecycles of `M` in `mapbench`'s own loop.
+fn in_mapbench_loop<S: BenchHasher, M: BenchMap<S>>(n: u64) {
+    mapgov_bench::small_lifecycle::<S, M>(n as usize, pool());
+}
+
+/// The maps again, in `mapbench`'s loop.
+const MAPBENCH_LOOP: [Named; 6] = [
+    (
+        "hashbrown",
+        in_mapbench_loop::<std::hash::RandomState, hashbrown::HashMap<u64, u64, _>>,
+    ),
+    (
+        "floor",
+        in_mapbench_loop::<std::hash::RandomState, SmallFloor<_>>,
+    ),
+    (
+        "mapgov",
+        in_mapbench_loop::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>,
+    ),
+    (
+        "hashbrown-foldhash",
+        in_mapbench_loop::<foldhash::fast::RandomState, hashbrown::HashMap<u64, u64, _>>,
+    ),
+    (
+        "floor-foldhash",
+        in_mapbench_loop::<foldhash::fast::RandomState, SmallFloor<_>>,
+    ),
+    (
+        "mapgov-foldhash",
+        in_mapbench_loop::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>,
     ),
 ];
 
@@ -248,17 +182,25 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "mapgov".to_owned());
     if which == "compare" {
-        compare("std RandomState", &MAPS[..3]);
-        compare("foldhash", &MAPS[3..]);
+        compare("std RandomState, this file's loop", &MAPS[..3]);
+        compare("foldhash, this file's loop", &MAPS[3..]);
+        compare("std RandomState, mapbench's loop", &MAPBENCH_LOOP[..3]);
+        compare("foldhash, mapbench's loop", &MAPBENCH_LOOP[3..]);
         return;
     }
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    match MAPS.iter().find(|(name, _)| *name == which) {
+    // `NAME` runs this file's loop, `mapbench:NAME` mapbench's.
+    let (maps, name) = match which.strip_prefix("mapbench:") {
+        Some(name) => (&MAPBENCH_LOOP, name),
+        None => (&MAPS, which.as_str()),
+    };
+    match maps.iter().find(|(n, _)| *n == name) {
         Some((_, run)) => run(n),
         None => {
             let names: Vec<&str> = MAPS.iter().map(|(name, _)| *name).collect();
             eprintln!(
-                "unknown map {which:?}: use compare or one of {}",
+                "unknown map {which:?}: use compare, or one of {} (this file's loop), each \
+                 also as mapbench:NAME (mapbench's loop)",
                 names.join(", ")
             );
             std::process::exit(2);

@@ -47,8 +47,16 @@
 //! and checks afterwards that it did what it claims (every lookup hit, every key removed, ...).
 //! Memory rows come from [`CountingAlloc`], a counting global allocator: the net bytes many live
 //! maps hold, divided by their number.
+//!
+//! ## Floors
+//!
+//! [`SmallFloor`] is the least bookkeeping that keeps a creation site's totals exact, as a
+//! [`BenchMap`]. `mapbench` does not time it; the `small_lifecycle` example times it beside
+//! hashbrown's map and mapgov's, in its own loop and in `mapbench`'s ([`small_lifecycle`]),
+//! to show what the closest design achieves on the small-map target.
 
 mod alloc;
+mod floor;
 mod keys;
 mod maps;
 pub mod render;
@@ -56,10 +64,11 @@ mod report;
 mod workloads;
 
 pub use alloc::{CountingAlloc, is_installed as counting_alloc_installed};
+pub use floor::SmallFloor;
 pub use keys::{SplitMix64, wrapping_sum};
 pub use maps::{BenchHasher, BenchMap, Control, HasherKind, Variant};
 pub use report::{
     CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
     Report, Row, Subject, Summary, Target, VERSION, Variants, Workload,
 };
-pub use workloads::{Plan, Suite, lookup_sum, run_mode};
+pub use workloads::{Plan, Suite, lookup_sum, run_mode, small_lifecycle};

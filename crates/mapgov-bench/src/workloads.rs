@@ -616,9 +616,11 @@ fn small_suite<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) -> Vec
     vec![(Workload::SmallLifecycle, per_op(t.elapsed(), maps))]
 }
 
-/// Creates `maps` maps, inserts 4 keys of `pool` into each, drops each.
+/// Creates `maps` maps, inserts 4 keys of `pool` (a power of two, at least 4 keys) into each,
+/// drops each: the small-map loop every run times (and the `small_lifecycle` example's, to
+/// time [`SmallFloor`](crate::SmallFloor) in it).
 #[inline(never)]
-fn small_lifecycle<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) {
+pub fn small_lifecycle<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) {
     debug_assert!(pool.len().is_power_of_two() && pool.len() >= 4);
     let mask = pool.len() - 1;
     for i in 0..maps {

@@ -1,0 +1,226 @@
+//! [`SmallFloor`]: the least bookkeeping a map can do and still keep its creation site's totals
+//! exact, as a [`BenchMap`], so that the `small_lifecycle` example can time it in `mapbench`'s
+//! own small-map loop ([`small_lifecycle`](crate::small_lifecycle)) beside hashbrown's map and
+//! mapgov's.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::panic::Location;
+
+use crate::maps::{BenchHasher, BenchMap};
+
+/// hashbrown's map with the least bookkeeping that keeps its creation site's totals exact: the
+/// site (a `Location`), the table bytes last published and an 8-bit insert counter in the map;
+/// a publish to a per-thread slot when the table is first allocated, when it grows and when the
+/// map is dropped.
+///
+/// mapgov's small maps do this and more: removes, updates and the peak length, sites told apart
+/// by their entry layout too, the entries each site holds, and flushing to the process's
+/// registry. So a map that accounts for every small map pays at least this floor.
+///
+/// Only the small-map lifecycle (create, insert, drop) is measured: [`put`](BenchMap::put) and
+/// the drop do the floor's bookkeeping; the other operations are hashbrown's own, uncounted.
+#[derive(Debug)]
+pub struct SmallFloor<S> {
+    map: hashbrown::HashMap<u64, u64, S>,
+    site: &'static Location<'static>,
+    bytes: usize,
+    inserts: u8,
+}
+
+impl<S: BenchHasher> SmallFloor<S> {
+    /// An empty map, created at the caller's location.
+    #[track_caller]
+    #[inline]
+    pub fn new() -> Self {
+        SmallFloor {
+            map: hashbrown::HashMap::with_hasher(S::default()),
+            site: Location::caller(),
+            bytes: 0,
+            inserts: 0,
+        }
+    }
+
+    /// Inserts `k`, counting a new key; returns whether it was new.
+    #[inline(always)]
+    pub fn insert(&mut self, k: u64, v: u64) -> bool {
+        if self.map.len() == self.map.capacity() {
+            self.grow();
+        }
+        let new = self.map.insert(k, v).is_none();
+        if new {
+            self.inserts += 1;
+            if self.inserts == u8::MAX {
+                publish(self.site, 0, 0, 0, self.inserts);
+                self.inserts = 0;
+            }
+        }
+        new
+    }
+
+    /// Grows the full table and publishes its new bytes (and its creation, if it is the first).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.map.reserve(1);
+        let bytes = self.map.allocation_size();
+        let created = i64::from(self.bytes == 0);
+        publish(
+            self.site,
+            created,
+            0,
+            bytes as i64 - self.bytes as i64,
+            self.inserts,
+        );
+        (self.bytes, self.inserts) = (bytes, 0);
+    }
+}
+
+impl<S: BenchHasher> Default for SmallFloor<S> {
+    #[track_caller]
+    fn default() -> Self {
+        SmallFloor::new()
+    }
+}
+
+impl<S> Drop for SmallFloor<S> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.bytes != 0 {
+            publish(self.site, 0, 1, -(self.bytes as i64), self.inserts);
+        }
+    }
+}
+
+/// A site's pending changes on this thread.
+#[derive(Clone, Copy, Default)]
+struct Pending {
+    site: usize,
+    created: i64,
+    dropped: i64,
+    bytes: i64,
+    inserts: i64,
+}
+
+/// Slots of [`SLOTS`].
+const SLOTS_PER_THREAD: usize = 8;
+
+thread_local! {
+    static SLOTS: [Cell<Pending>; SLOTS_PER_THREAD] = const {
+        [const {
+            Cell::new(Pending { site: 0, created: 0, dropped: 0, bytes: 0, inserts: 0 })
+        }; SLOTS_PER_THREAD]
+    };
+    static EVENTS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Adds a change to the thread's slot for `site` (direct-mapped by address; a site that finds
+/// its slot taken would send the other site's changes on first: here they are simply dropped,
+/// which costs nothing in a loop with one site).
+#[inline(never)]
+fn publish(site: &'static Location<'static>, created: i64, dropped: i64, bytes: i64, inserts: u8) {
+    let addr = site as *const Location<'static> as usize;
+    SLOTS.with(|slots| {
+        let slot = &slots[(addr >> 4) % SLOTS_PER_THREAD];
+        let mut p = slot.get();
+        if p.site != addr {
+            p = Pending {
+                site: addr,
+                ..Pending::default()
+            };
+        }
+        p.created += created;
+        p.dropped += dropped;
+        p.bytes += bytes;
+        p.inserts += i64::from(inserts);
+        slot.set(p);
+    });
+    // Counts events towards a flush (every 256), as a real batch must.
+    EVENTS.with(|e| {
+        let n = e.get() + 1;
+        e.set(if n == 256 { black_box(0) } else { n });
+    });
+}
+
+impl<S: BenchHasher> BenchMap<S> for SmallFloor<S> {
+    #[inline(always)]
+    fn new_map() -> Self {
+        SmallFloor::new()
+    }
+    #[inline(always)]
+    fn put(&mut self, k: u64, v: u64) -> bool {
+        self.insert(k, v)
+    }
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<u64> {
+        self.map.find(k)
+    }
+    #[inline(always)]
+    fn take(&mut self, k: u64) -> Option<u64> {
+        self.map.take(k)
+    }
+    #[inline(always)]
+    fn upsert(&mut self, k: u64) {
+        self.map.upsert(k);
+    }
+    #[inline(always)]
+    fn fold_all(&self) -> u64 {
+        self.map.fold_all()
+    }
+    #[inline(always)]
+    fn wipe(&mut self) {
+        self.map.wipe();
+    }
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.map.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_map_keeps_the_maps_contents() {
+        let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
+        for k in 0..300 {
+            assert!(m.put(k, k * 2));
+        }
+        assert!(!m.put(7, 1));
+        assert_eq!(m.find(7), Some(1));
+        assert_eq!(m.size(), 300);
+        assert_eq!(m.take(7), Some(1));
+        assert_eq!(m.find(7), None);
+    }
+
+    #[test]
+    fn floor_map_publishes_its_bytes_and_returns_them_on_drop() {
+        let pending = || {
+            SLOTS.with(|slots| {
+                slots
+                    .iter()
+                    .map(Cell::get)
+                    .filter(|p| p.site != 0)
+                    .map(|p| (p.created, p.dropped, p.bytes))
+                    .fold((0, 0, 0), |a, p| (a.0 + p.0, a.1 + p.1, a.2 + p.2))
+            })
+        };
+        let before = pending();
+        let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
+        for k in 0..4 {
+            m.put(k, k);
+        }
+        let live = pending();
+        assert_eq!(live.0 - before.0, 1, "one map created");
+        assert_eq!(
+            live.2 - before.2,
+            m.map.allocation_size() as i64,
+            "its table's bytes published"
+        );
+        drop(m);
+        let after = pending();
+        assert_eq!(after.1 - before.1, 1, "one map dropped");
+        assert_eq!(after.2, before.2, "its bytes returned");
+    }
+}
