@@ -4,10 +4,11 @@
 //! - `small_lifecycle compare`: times 2M lifecycles of each map, interleaved in this process
 //!   (15 repetitions, the first map rotating), and prints each one's median ns per lifecycle
 //!   and its ratio to hashbrown's with the same hasher: first in this file's own loop, then in
-//!   `mapbench`'s ([`mapgov_bench::small_lifecycle`], reached through its `BenchMap` trait and
-//!   compiled in the bench library, whose code shape moves every ratio by several percent).
-//! - `small_lifecycle mapgov|hashbrown|floor|mapgov-foldhash|hashbrown-foldhash|floor-foldhash N`
-//!   runs N lifecycles of one map (`mapbench:NAME`: in `mapbench`'s loop): under
+//!   `mapbench`'s ([`small_lifecycles`]: the loop the target row times, compiled in the bench
+//!   library and reaching each map through its `BenchMap` trait).
+//! - `small_lifecycle [mapbench:]NAME N`, with NAME one of `mapgov`, `hashbrown`, `floor`,
+//!   `mapgov-foldhash`, `hashbrown-foldhash`, `floor-foldhash`: runs N lifecycles of one map,
+//!   in this file's loop or, with `mapbench:`, in `mapbench`'s. Under
 //!   `valgrind --tool=callgrind`, run two values of N and divide the difference by the
 //!   difference of N to get the instructions of one lifecycle.
 //!
@@ -18,7 +19,7 @@ use std::hash::BuildHasher;
 use std::hint::black_box;
 use std::time::Instant;
 
-use mapgov_bench::{BenchHasher, BenchMap, SmallFloor, SplitMix64};
+use mapgov_bench::{BenchHasher, HasherKind, SmallFloor, SmallMap, SplitMix64, small_lifecycles};
 
 /// A map a lifecycle can be run on.
 trait Lifecycle {
@@ -103,44 +104,39 @@ const MAPS: [Named; 6] = [
     ),
 ];
 
-/// The keys `mapbench`'s small-map loop draws from (4096 of them, as there).
+/// 4096 keys, as many as `mapbench`'s small-map pool holds (drawn here from another seed).
 fn pool() -> &'static [u64] {
     static POOL: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
     // The seed spells "small".
     POOL.get_or_init(|| SplitMix64::new(0x0073_6d61_6c6c).keys(4096))
 }
 
-/// Runs `n` lifecycles of `M` in `mapbench`'s own loop.
-fn in_mapbench_loop<S: BenchHasher, M: BenchMap<S>>(n: u64) {
-    mapgov_bench::small_lifecycle::<S, M>(n as usize, pool());
-}
-
-/// The maps again, in `mapbench`'s loop.
+/// The maps again, in `mapbench`'s loop ([`small_lifecycles`]: compiled in the bench library,
+/// as `mapbench`'s loops are).
 const MAPBENCH_LOOP: [Named; 6] = [
-    (
-        "hashbrown",
-        in_mapbench_loop::<std::hash::RandomState, hashbrown::HashMap<u64, u64, _>>,
-    ),
-    (
-        "floor",
-        in_mapbench_loop::<std::hash::RandomState, SmallFloor<_>>,
-    ),
-    (
-        "mapgov",
-        in_mapbench_loop::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>,
-    ),
-    (
-        "hashbrown-foldhash",
-        in_mapbench_loop::<foldhash::fast::RandomState, hashbrown::HashMap<u64, u64, _>>,
-    ),
-    (
-        "floor-foldhash",
-        in_mapbench_loop::<foldhash::fast::RandomState, SmallFloor<_>>,
-    ),
-    (
-        "mapgov-foldhash",
-        in_mapbench_loop::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>,
-    ),
+    ("hashbrown", |n| {
+        small_lifecycles(SmallMap::Hashbrown, HasherKind::Std, n as usize, pool());
+    }),
+    ("floor", |n| {
+        small_lifecycles(SmallMap::Floor, HasherKind::Std, n as usize, pool());
+    }),
+    ("mapgov", |n| {
+        small_lifecycles(SmallMap::Mapgov, HasherKind::Std, n as usize, pool());
+    }),
+    ("hashbrown-foldhash", |n| {
+        small_lifecycles(
+            SmallMap::Hashbrown,
+            HasherKind::Foldhash,
+            n as usize,
+            pool(),
+        );
+    }),
+    ("floor-foldhash", |n| {
+        small_lifecycles(SmallMap::Floor, HasherKind::Foldhash, n as usize, pool());
+    }),
+    ("mapgov-foldhash", |n| {
+        small_lifecycles(SmallMap::Mapgov, HasherKind::Foldhash, n as usize, pool());
+    }),
 ];
 
 /// Lifecycles per timed sample, and samples per map.
@@ -194,7 +190,7 @@ fn main() {
         Some(name) => (&MAPBENCH_LOOP, name),
         None => (&MAPS, which.as_str()),
     };
-    match maps.iter().find(|(n, _)| *n == name) {
+    match maps.iter().find(|(map, _)| *map == name) {
         Some((_, run)) => run(n),
         None => {
             let names: Vec<&str> = MAPS.iter().map(|(name, _)| *name).collect();

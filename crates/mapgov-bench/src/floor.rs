@@ -1,6 +1,6 @@
 //! [`SmallFloor`]: the least bookkeeping a map can do and still keep its creation site's totals
 //! exact, as a [`BenchMap`], so that the `small_lifecycle` example can time it in `mapbench`'s
-//! own small-map loop ([`small_lifecycle`](crate::small_lifecycle)) beside hashbrown's map and
+//! own small-map loop ([`small_lifecycles`](crate::small_lifecycles)) beside hashbrown's map and
 //! mapgov's.
 
 use std::cell::Cell;
@@ -11,15 +11,30 @@ use crate::maps::{BenchHasher, BenchMap};
 
 /// hashbrown's map with the least bookkeeping that keeps its creation site's totals exact: the
 /// site (a `Location`), the table bytes last published and an 8-bit insert counter in the map;
-/// a publish to a per-thread slot when the table is first allocated, when it grows and when the
-/// map is dropped.
+/// a publish to a per-thread slot when the table is first allocated, when it grows, when the
+/// counter is about to overflow and when the map is dropped.
 ///
 /// mapgov's small maps do this and more: removes, updates and the peak length, sites told apart
 /// by their entry layout too, the entries each site holds, and flushing to the process's
 /// registry. So a map that accounts for every small map pays at least this floor.
 ///
+/// It lives in this library, not in the example that times it, so that its thread-local
+/// slots are reached as a library reaches them (through the general-dynamic TLS model, as
+/// mapgov's are), not as an executable does.
+///
 /// Only the small-map lifecycle (create, insert, drop) is measured: [`put`](BenchMap::put) and
-/// the drop do the floor's bookkeeping; the other operations are hashbrown's own, uncounted.
+/// the drop do the floor's bookkeeping. The other operations are hashbrown's own and publish
+/// nothing, so a table they allocate or grow is not accounted for: do not time them.
+///
+/// # Examples
+///
+/// ```
+/// use mapgov_bench::{BenchMap, SmallFloor};
+///
+/// let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
+/// assert!(m.put(1, 10));
+/// assert_eq!(m.find(1), Some(10));
+/// ```
 #[derive(Debug)]
 pub struct SmallFloor<S> {
     map: hashbrown::HashMap<u64, u64, S>,
@@ -182,7 +197,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn floor_map_keeps_the_maps_contents() {
+    fn put_find_and_take_behave_as_hashbrowns() {
         let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
         for k in 0..300 {
             assert!(m.put(k, k * 2));
@@ -194,18 +209,26 @@ mod tests {
         assert_eq!(m.find(7), None);
     }
 
+    /// This thread's pending (created, dropped, bytes, inserts), summed over its slots.
+    fn pending() -> (i64, i64, i64, i64) {
+        SLOTS.with(|slots| {
+            slots
+                .iter()
+                .map(Cell::get)
+                .filter(|p| p.site != 0)
+                .fold((0, 0, 0, 0), |a, p| {
+                    (
+                        a.0 + p.created,
+                        a.1 + p.dropped,
+                        a.2 + p.bytes,
+                        a.3 + p.inserts,
+                    )
+                })
+        })
+    }
+
     #[test]
     fn floor_map_publishes_its_bytes_and_returns_them_on_drop() {
-        let pending = || {
-            SLOTS.with(|slots| {
-                slots
-                    .iter()
-                    .map(Cell::get)
-                    .filter(|p| p.site != 0)
-                    .map(|p| (p.created, p.dropped, p.bytes))
-                    .fold((0, 0, 0), |a, p| (a.0 + p.0, a.1 + p.1, a.2 + p.2))
-            })
-        };
         let before = pending();
         let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
         for k in 0..4 {
@@ -222,5 +245,23 @@ mod tests {
         let after = pending();
         assert_eq!(after.1 - before.1, 1, "one map dropped");
         assert_eq!(after.2, before.2, "its bytes returned");
+    }
+
+    #[test]
+    fn floor_map_counts_every_new_key_once() {
+        let before = pending();
+        let mut m: SmallFloor<std::hash::RandomState> = SmallFloor::new();
+        for k in 0..300 {
+            m.put(k, k);
+        }
+        m.put(5, 0); // an update: not counted
+        let published = pending().3 - before.3;
+        assert_eq!(
+            published + i64::from(m.inserts),
+            300,
+            "published or still held"
+        );
+        drop(m);
+        assert_eq!(pending().3 - before.3, 300, "all published once dropped");
     }
 }

@@ -52,8 +52,9 @@
 //!
 //! [`SmallFloor`] is the least bookkeeping that keeps a creation site's totals exact, as a
 //! [`BenchMap`]. `mapbench` does not time it; the `small_lifecycle` example times it beside
-//! hashbrown's map and mapgov's, in its own loop and in `mapbench`'s ([`small_lifecycle`]),
-//! to show what the closest design achieves on the small-map target.
+//! hashbrown's map and mapgov's, in its own loop and in `mapbench`'s ([`small_lifecycles`],
+//! compiled in this library as `mapbench`'s loops are), to show what the closest design
+//! achieves on the small-map target.
 
 mod alloc;
 mod floor;
@@ -71,4 +72,4 @@ pub use report::{
     CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
     Report, Row, Subject, Summary, Target, VERSION, Variants, Workload,
 };
-pub use workloads::{Plan, Suite, lookup_sum, run_mode, small_lifecycle};
+pub use workloads::{Plan, SmallMap, Suite, lookup_sum, run_mode, small_lifecycles};

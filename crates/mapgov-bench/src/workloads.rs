@@ -616,11 +616,69 @@ fn small_suite<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) -> Vec
     vec![(Workload::SmallLifecycle, per_op(t.elapsed(), maps))]
 }
 
+/// The maps [`small_lifecycles`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmallMap {
+    /// `hashbrown::HashMap`.
+    Hashbrown,
+    /// [`SmallFloor`](crate::SmallFloor): the least bookkeeping that keeps a site's totals
+    /// exact.
+    Floor,
+    /// `mapgov::HashMap`, governed as this process's configuration says.
+    Mapgov,
+}
+
+/// Runs `maps` small-map lifecycles (create, insert 4 keys of `pool`, drop) of `map` with
+/// `hasher`'s hasher, in the loop `mapbench`'s small-map row times, compiled in this library as
+/// `mapbench`'s is: the `small_lifecycle` example times [`SmallFloor`](crate::SmallFloor)
+/// there beside hashbrown's map and mapgov's.
+///
+/// # Panics
+///
+/// If `pool`'s length is not a power of two of at least 4.
+///
+/// # Examples
+///
+/// ```
+/// use mapgov_bench::{HasherKind, SmallMap, SplitMix64, small_lifecycles};
+///
+/// let pool = SplitMix64::new(1).keys(16);
+/// small_lifecycles(SmallMap::Floor, HasherKind::Foldhash, 1000, &pool);
+/// ```
+pub fn small_lifecycles(map: SmallMap, hasher: HasherKind, maps: usize, pool: &[u64]) {
+    assert!(
+        pool.len().is_power_of_two() && pool.len() >= 4,
+        "the key pool holds a power of two of at least 4 keys, not {}",
+        pool.len()
+    );
+    type Std = std::hash::RandomState;
+    type Fold = foldhash::fast::RandomState;
+    match (hasher, map) {
+        (HasherKind::Std, SmallMap::Hashbrown) => {
+            small_lifecycle::<Std, hashbrown::HashMap<u64, u64, Std>>(maps, pool);
+        }
+        (HasherKind::Std, SmallMap::Floor) => {
+            small_lifecycle::<Std, crate::SmallFloor<Std>>(maps, pool);
+        }
+        (HasherKind::Std, SmallMap::Mapgov) => {
+            small_lifecycle::<Std, mapgov::HashMap<u64, u64, Std>>(maps, pool);
+        }
+        (HasherKind::Foldhash, SmallMap::Hashbrown) => {
+            small_lifecycle::<Fold, hashbrown::HashMap<u64, u64, Fold>>(maps, pool);
+        }
+        (HasherKind::Foldhash, SmallMap::Floor) => {
+            small_lifecycle::<Fold, crate::SmallFloor<Fold>>(maps, pool);
+        }
+        (HasherKind::Foldhash, SmallMap::Mapgov) => {
+            small_lifecycle::<Fold, mapgov::HashMap<u64, u64, Fold>>(maps, pool);
+        }
+    }
+}
+
 /// Creates `maps` maps, inserts 4 keys of `pool` (a power of two, at least 4 keys) into each,
-/// drops each: the small-map loop every run times (and the `small_lifecycle` example's, to
-/// time [`SmallFloor`](crate::SmallFloor) in it).
+/// drops each: the small-map loop every run times.
 #[inline(never)]
-pub fn small_lifecycle<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) {
+fn small_lifecycle<S: BenchHasher, M: BenchMap<S>>(maps: usize, pool: &[u64]) {
     debug_assert!(pool.len().is_power_of_two() && pool.len() >= 4);
     let mask = pool.len() - 1;
     for i in 0..maps {
