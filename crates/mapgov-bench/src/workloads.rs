@@ -651,27 +651,20 @@ pub fn small_lifecycles(map: SmallMap, hasher: HasherKind, maps: usize, pool: &[
         "the key pool holds a power of two of at least 4 keys, not {}",
         pool.len()
     );
-    type Std = std::hash::RandomState;
-    type Fold = foldhash::fast::RandomState;
-    match (hasher, map) {
-        (HasherKind::Std, SmallMap::Hashbrown) => {
-            small_lifecycle::<Std, hashbrown::HashMap<u64, u64, Std>>(maps, pool);
+    match hasher {
+        HasherKind::Std => small_lifecycles_with::<std::hash::RandomState>(map, maps, pool),
+        HasherKind::Foldhash => {
+            small_lifecycles_with::<foldhash::fast::RandomState>(map, maps, pool);
         }
-        (HasherKind::Std, SmallMap::Floor) => {
-            small_lifecycle::<Std, crate::SmallFloor<Std>>(maps, pool);
-        }
-        (HasherKind::Std, SmallMap::Mapgov) => {
-            small_lifecycle::<Std, mapgov::HashMap<u64, u64, Std>>(maps, pool);
-        }
-        (HasherKind::Foldhash, SmallMap::Hashbrown) => {
-            small_lifecycle::<Fold, hashbrown::HashMap<u64, u64, Fold>>(maps, pool);
-        }
-        (HasherKind::Foldhash, SmallMap::Floor) => {
-            small_lifecycle::<Fold, crate::SmallFloor<Fold>>(maps, pool);
-        }
-        (HasherKind::Foldhash, SmallMap::Mapgov) => {
-            small_lifecycle::<Fold, mapgov::HashMap<u64, u64, Fold>>(maps, pool);
-        }
+    }
+}
+
+/// [`small_lifecycles`] with hasher `S`.
+fn small_lifecycles_with<S: BenchHasher>(map: SmallMap, maps: usize, pool: &[u64]) {
+    match map {
+        SmallMap::Hashbrown => small_lifecycle::<S, hashbrown::HashMap<u64, u64, S>>(maps, pool),
+        SmallMap::Floor => small_lifecycle::<S, crate::SmallFloor<S>>(maps, pool),
+        SmallMap::Mapgov => small_lifecycle::<S, mapgov::HashMap<u64, u64, S>>(maps, pool),
     }
 }
 
