@@ -6,6 +6,8 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::panic::Location;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::maps::{BenchHasher, BenchMap};
 
@@ -185,6 +187,110 @@ impl<S: BenchHasher> BenchMap<S> for SmallFloor<S> {
     #[inline(always)]
     fn wipe(&mut self) {
         self.map.wipe();
+    }
+    #[inline(always)]
+    fn size(&self) -> usize {
+        self.map.size()
+    }
+}
+
+/// Whether new [`SwitchFloor`] maps take their governed path: never set in a benchmark, and
+/// read at each map's creation, so the compiler cannot remove the maps' checks.
+static SWITCH_ON: AtomicBool = AtomicBool::new(false);
+
+/// hashbrown's map behind the least a runtime off switch costs: one test of a flag the map
+/// holds, once per operation, before a call that is never made while the switch is off.
+///
+/// `MAPGOV=off` is decided while the process runs, so whatever a map does when it is on, an
+/// operation must at least test whether it is, and branch around the governed path, which
+/// has to be an out-of-line call the compiler cannot see through (here it takes the
+/// operation's outcome, as a counting path would). mapgov's maps test their handle, a byte in
+/// the map, the same way. Timed with governance off, this map is the floor of the
+/// `MAPGOV=off` targets: a row on which it misses the target cannot be met by any map that
+/// can be switched on and off while the process runs (short of patching code at run time).
+///
+/// The flag is read from a process-wide switch when the map is created; nothing in the
+/// benchmarks sets it, so the governed path never runs.
+///
+/// # Examples
+///
+/// ```
+/// use mapgov_bench::{BenchMap, SwitchFloor};
+///
+/// let mut m: SwitchFloor<std::hash::RandomState> = BenchMap::new_map();
+/// assert!(m.put(1, 10));
+/// m.upsert(1);
+/// assert_eq!(m.find(1), Some(11));
+/// ```
+#[derive(Debug)]
+pub struct SwitchFloor<S> {
+    map: hashbrown::HashMap<u64, u64, S>,
+    on: bool,
+}
+
+impl<S> SwitchFloor<S> {
+    /// The governed path: out of line and opaque, so the compiler must assume it reads and
+    /// writes anything; passed what a counting path needs of the operation.
+    #[cold]
+    #[inline(never)]
+    fn governed(&self, what: u64) {
+        black_box((&self.map, what));
+    }
+}
+
+impl<S: BenchHasher> BenchMap<S> for SwitchFloor<S> {
+    #[inline(always)]
+    fn new_map() -> Self {
+        SwitchFloor {
+            map: BenchMap::new_map(),
+            on: SWITCH_ON.load(Relaxed),
+        }
+    }
+    #[inline(always)]
+    fn put(&mut self, k: u64, v: u64) -> bool {
+        let new = self.map.put(k, v);
+        if self.on {
+            self.governed(u64::from(new));
+        }
+        new
+    }
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<u64> {
+        let r = self.map.find(k);
+        if self.on {
+            self.governed(u64::from(r.is_some()));
+        }
+        r
+    }
+    #[inline(always)]
+    fn take(&mut self, k: u64) -> Option<u64> {
+        let r = self.map.take(k);
+        if self.on {
+            self.governed(u64::from(r.is_some()));
+        }
+        r
+    }
+    #[inline(always)]
+    fn upsert(&mut self, k: u64) {
+        self.map.upsert(k);
+        if self.on {
+            self.governed(k);
+        }
+    }
+    #[inline(always)]
+    fn fold_all(&self) -> u64 {
+        let r = self.map.fold_all();
+        if self.on {
+            self.governed(r);
+        }
+        r
+    }
+    #[inline(always)]
+    fn wipe(&mut self) {
+        self.map.wipe();
+        if self.on {
+            self.governed(0);
+        }
     }
     #[inline(always)]
     fn size(&self) -> usize {

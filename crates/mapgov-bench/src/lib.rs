@@ -65,7 +65,7 @@ mod report;
 mod workloads;
 
 pub use alloc::{CountingAlloc, is_installed as counting_alloc_installed};
-pub use floor::SmallFloor;
+pub use floor::{SmallFloor, SwitchFloor};
 pub use keys::{SplitMix64, wrapping_sum};
 pub use maps::{BenchHasher, BenchMap, Control, HasherKind, Variant};
 pub use report::{

@@ -142,11 +142,24 @@ pub enum Variant {
     Split,
     /// [`Control`]: hashbrown's map again, to show the harness's own error.
     Control,
+    /// [`SwitchFloor`](crate::SwitchFloor): hashbrown's map behind the least a run-time off
+    /// switch costs; timed only with governance off, where it is the floor of the targets.
+    Switch,
 }
 
 impl Variant {
     /// Every variant, in report order.
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 6] = [
+        Variant::Hashbrown,
+        Variant::Std,
+        Variant::Mapgov,
+        Variant::Split,
+        Variant::Control,
+        Variant::Switch,
+    ];
+
+    /// The variants timed in every mode: all but [`Variant::Switch`].
+    pub const EVERY_MODE: [Variant; 5] = [
         Variant::Hashbrown,
         Variant::Std,
         Variant::Mapgov,
@@ -162,6 +175,7 @@ impl Variant {
             Variant::Mapgov => "mapgov",
             Variant::Split => "split",
             Variant::Control => "control",
+            Variant::Switch => "switch",
         }
     }
 }
@@ -217,5 +231,6 @@ mod tests {
         exercise::<std::hash::RandomState, mapgov::HashMap<u64, u64, _>>();
         exercise::<foldhash::fast::RandomState, mapgov::HashMap<u64, u64, _>>();
         exercise::<std::hash::RandomState, Control<_>>();
+        exercise::<foldhash::fast::RandomState, crate::SwitchFloor<_>>();
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::report::{ConfigInfo, Mode, ModeReport, Report, Row, Subject, Summary, Target};
 
-const HEADERS: [&str; 14] = [
+const HEADERS: [&str; 15] = [
     "hasher",
     "workload",
     "unit",
@@ -14,6 +14,7 @@ const HEADERS: [&str; 14] = [
     "vs hashbrown",
     "vs std",
     "A/A",
+    "switch floor",
     "target",
     "",
     "split min/med/max",
@@ -22,7 +23,7 @@ const HEADERS: [&str; 14] = [
 ];
 
 /// Columns holding numbers (right-aligned).
-const NUMERIC: [usize; 8] = [3, 4, 5, 6, 7, 8, 11, 12];
+const NUMERIC: [usize; 9] = [3, 4, 5, 6, 7, 8, 9, 12, 13];
 
 /// A number with about three significant digits (whole numbers for bytes).
 ///
@@ -67,7 +68,7 @@ fn status(row: &Row, subject: Subject) -> &'static str {
     }
 }
 
-fn cells(row: &Row) -> [String; 14] {
+fn cells(row: &Row) -> [String; 15] {
     let unit = row.unit.as_str();
     [
         row.hasher.name().to_owned(),
@@ -79,6 +80,8 @@ fn cells(row: &Row) -> [String; 14] {
         format!("{:.3}", row.ratio_vs_hashbrown),
         format!("{:.3}", row.ratio_vs_std),
         format!("{:.3}", row.control_ratio_vs_hashbrown),
+        row.switch_ratio_vs_hashbrown
+            .map_or(String::new(), |r| format!("{r:.3}")),
         row.target.map_or(String::new(), |t| t.to_string()),
         status(row, Subject::Mapgov).to_owned(),
         cell(&row.variants.split, unit),
@@ -137,6 +140,24 @@ fn checked_value(row: &Row, subject: Subject) -> String {
     }
 }
 
+/// The switch floor against `HashMap`'s target on `row`, where it was timed: its ratio (or
+/// value) and whether it meets the target.
+fn floor_text(row: &Row, subject: Subject) -> String {
+    let (Subject::Mapgov, Some(ratio), Some(met)) =
+        (subject, row.switch_ratio_vs_hashbrown, row.switch_met)
+    else {
+        return String::new();
+    };
+    let value = match row.target {
+        Some(Target::MaxValue(_)) => {
+            let median = row.variants.switch.as_ref().map_or(f64::NAN, |s| s.median);
+            format!("{} {}", num(median, &row.unit), row.unit)
+        }
+        _ => format!("{ratio:.3}"),
+    };
+    format!("{value} {}", if met { "met" } else { "MISSED" })
+}
+
 /// The target of `subject` on `row`, as text.
 fn target_text(row: &Row, subject: Subject) -> String {
     row.target_of(subject)
@@ -157,7 +178,9 @@ fn preamble(report: &Report) -> Vec<String> {
          ratios: mapgov's median over hashbrown's (std's) with the same hasher, measured in the \
          same process; for Mops/s higher is better; split = mapgov::SplitMap; A/A = the \
          control (hashbrown's map again, under another type) over hashbrown: the harness's own \
-         error on the row"
+         error on the row; switch floor (MAPGOV=off only) = hashbrown's map behind one test of \
+         an off switch per operation, the least a map that can be switched off while the \
+         process runs costs, over hashbrown: where it misses a target, no such map meets it"
             .to_owned(),
     );
     let processes = report.modes.iter().map(|m| m.processes).max().unwrap_or(1);
@@ -193,7 +216,7 @@ pub fn table(report: &Report) -> String {
     }
     for mr in &report.modes {
         let _ = writeln!(out, "\n{}", mode_title(mr));
-        let rows: Vec<[String; 14]> = mr.rows.iter().map(cells).collect();
+        let rows: Vec<[String; 15]> = mr.rows.iter().map(cells).collect();
         let mut widths = HEADERS.map(str::len);
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -224,7 +247,7 @@ pub fn table(report: &Report) -> String {
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>28}  A/A {:.3}  {:<8}  {}",
+            "  {:<8}  {:<7}  {:<8}  {:<34}  {:>28}  A/A {:.3}  {:<8}  {:<6}  {}",
             subject.name(),
             mode.name(),
             row.hasher.name(),
@@ -232,10 +255,17 @@ pub fn table(report: &Report) -> String {
             checked_value(row, subject),
             row.control_ratio_vs_hashbrown,
             target_text(row, subject),
-            status(row, subject)
+            status(row, subject),
+            match floor_text(row, subject) {
+                f if f.is_empty() => f,
+                f => format!("switch floor {f}"),
+            }
         );
     }
     let _ = writeln!(out, "{met} met, {missed} missed");
+    if let Some(floors) = floor_tally(report) {
+        let _ = writeln!(out, "{floors}");
+    }
     out
 }
 
@@ -251,6 +281,29 @@ fn tally(report: &Report) -> (usize, usize) {
     (met, missed)
 }
 
+/// The switch floor's targets, where it was timed (`None` if nowhere), in words: how many it
+/// missed, and how many of those `HashMap` missed it missed too.
+fn floor_tally(report: &Report) -> Option<String> {
+    let floors: Vec<(bool, bool)> = report
+        .targets()
+        .filter_map(|(_, r, s)| match (s, r.target_of(s), r.switch_met) {
+            (Subject::Mapgov, Some((_, met)), Some(floor_met)) => Some((met, floor_met)),
+            _ => None,
+        })
+        .collect();
+    if floors.is_empty() {
+        return None;
+    }
+    let missed = floors.iter().filter(|(met, _)| !met).count();
+    let both = floors.iter().filter(|(met, floor)| !met && !floor).count();
+    let floor_missed = floors.iter().filter(|(_, floor)| !floor).count();
+    Some(format!(
+        "the switch floor missed {floor_missed} of the {} targets it was timed on; of the \
+         {missed} of those that HashMap missed, it missed {both} too",
+        floors.len()
+    ))
+}
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -264,14 +317,19 @@ pub fn markdown(report: &Report) -> String {
     let (met, missed) = tally(report);
     let _ = writeln!(
         out,
-        "\n## Targets ({met} met, {missed} missed)\n\n\
-         | map | mode | hasher | workload | vs hashbrown (or value) | A/A | target | |\n\
-         |---|---|---|---|---:|---:|---|---|"
+        "\n## Targets ({met} met, {missed} missed)\n\n{}\
+         | map | mode | hasher | workload | vs hashbrown (or value) | A/A | target | | switch floor |\n\
+         |---|---|---|---|---:|---:|---|---|---:|",
+        floor_tally(report).map_or(String::new(), |t| {
+            let mut t = md_escape(&t);
+            t[..1].make_ascii_uppercase();
+            format!("{t}.\n\n")
+        })
     );
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.3} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {} | {} |",
             subject.name(),
             mode.name(),
             row.hasher.name(),
@@ -279,7 +337,8 @@ pub fn markdown(report: &Report) -> String {
             checked_value(row, subject),
             row.control_ratio_vs_hashbrown,
             md_escape(&target_text(row, subject)),
-            status(row, subject)
+            status(row, subject),
+            floor_text(row, subject)
         );
     }
     for mr in &report.modes {
@@ -287,7 +346,7 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
         let _ = writeln!(
             out,
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|"
         );
         for r in &mr.rows {
             let c = cells(r).map(|c| md_escape(&c));
@@ -300,7 +359,7 @@ pub fn markdown(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{ConfigInfo, Machine, Workload, test_row};
+    use crate::report::{ConfigInfo, Machine, Workload, test_row, test_row_with_floor};
 
     fn row(workload: Workload, hashbrown: f64, mapgov: f64, split: f64) -> Row {
         let samples = [hashbrown, hashbrown, mapgov, split].map(|v| vec![v]);
@@ -308,6 +367,10 @@ mod tests {
     }
 
     fn report(rows: Vec<Row>, processes: usize) -> Report {
+        report_of(Mode::Default, rows, processes)
+    }
+
+    fn report_of(mode: Mode, rows: Vec<Row>, processes: usize) -> Report {
         Report {
             format: crate::FORMAT.to_owned(),
             version: crate::VERSION,
@@ -319,7 +382,7 @@ mod tests {
                 os: "test".to_owned(),
             },
             modes: vec![ModeReport {
-                mode: Mode::Default,
+                mode,
                 config: ConfigInfo::from(&mapgov::Config::default()),
                 rows,
                 elapsed_secs: 1.0,
@@ -371,5 +434,48 @@ mod tests {
             one.contains("| big_insert | 1.010 | 1.000 | <= 1.05 | met |"),
             "{one}"
         );
+    }
+
+    #[test]
+    fn off_targets_show_the_switch_floor_and_how_many_it_misses_too() {
+        let floor_row = |workload, mapgov: f64, switch: f64| {
+            let samples = [100.0, 100.0, mapgov, 100.0].map(|v| vec![v]);
+            test_row_with_floor(Mode::Off, workload, samples, Some(vec![switch]))
+        };
+        let rows = vec![
+            floor_row(Workload::BigInsert, 110.0, 101.0),
+            floor_row(Workload::BigGetHit, 110.0, 105.0),
+            floor_row(Workload::BigGetMiss, 101.0, 100.0),
+        ];
+        let md = markdown(&report_of(Mode::Off, rows.clone(), 1));
+        assert!(
+            md.contains("| big_insert | 1.100 | 1.000 | <= 1.02 | MISSED | 1.010 met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| big_get_hit | 1.100 | 1.000 | <= 1.02 | MISSED | 1.050 MISSED |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "The switch floor missed 1 of the 3 targets it was timed on; of the 2 of those \
+                 that HashMap missed, it missed 1 too."
+            ),
+            "{md}"
+        );
+        // The mode's table has the floor's column.
+        assert!(md.contains("| 1.000 | 1.050 | <= 1.02 |"), "{md}");
+        let text = table(&report_of(Mode::Off, rows, 1));
+        assert!(text.contains("switch floor 1.050 MISSED"), "{text}");
+        assert!(
+            text.contains("the switch floor missed 1 of the 3 targets"),
+            "{text}"
+        );
+        // Without a floor, nothing is said of one.
+        let none = markdown(&report(
+            vec![row(Workload::BigInsert, 100.0, 101.0, 100.0)],
+            1,
+        ));
+        assert!(!none.contains("The switch floor"), "{none}");
     }
 }

@@ -16,8 +16,8 @@ pub const FORMAT: &str = "mapbench";
 /// The format name of one child's report.
 pub const CHILD_FORMAT: &str = "mapbench-mode";
 /// The version of both formats (3: rows and modes record the child processes they merge; 4:
-/// rows hold the A/A control).
-pub const VERSION: u32 = 4;
+/// rows hold the A/A control; 5: rows measured with governance off hold the switch floor).
+pub const VERSION: u32 = 5;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -294,17 +294,22 @@ pub struct Variants {
     pub split: Summary,
     /// hashbrown's map again, the A/A control ([`Control`](crate::maps::Control)).
     pub control: Summary,
+    /// The switch floor ([`SwitchFloor`](crate::SwitchFloor)), in the mode it is timed in
+    /// (`MAPGOV=off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<Summary>,
 }
 
 impl Variants {
-    /// The summary of `variant`.
-    pub fn get(&self, variant: Variant) -> &Summary {
+    /// The summary of `variant`, if it was timed.
+    pub fn get(&self, variant: Variant) -> Option<&Summary> {
         match variant {
-            Variant::Hashbrown => &self.hashbrown,
-            Variant::Std => &self.std,
-            Variant::Mapgov => &self.mapgov,
-            Variant::Split => &self.split,
-            Variant::Control => &self.control,
+            Variant::Hashbrown => Some(&self.hashbrown),
+            Variant::Std => Some(&self.std),
+            Variant::Mapgov => Some(&self.mapgov),
+            Variant::Split => Some(&self.split),
+            Variant::Control => Some(&self.control),
+            Variant::Switch => self.switch.as_ref(),
         }
     }
 }
@@ -455,6 +460,14 @@ pub struct Row {
     /// The A/A control's median over hashbrown's: the harness's own error on this row (a map
     /// identical to hashbrown's reads this far from 1).
     pub control_ratio_vs_hashbrown: f64,
+    /// The switch floor's median over hashbrown's, where it was timed (`MAPGOV=off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_ratio_vs_hashbrown: Option<f64>,
+    /// Whether the switch floor meets `HashMap`'s target on this row, where it was timed and
+    /// the row has a target: where it does not, no map that can be switched off while the
+    /// process runs meets it (in this loop, on this build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_met: Option<bool>,
     /// The ratios each child process measured, when the mode ran in more than one
     /// (`--processes`); the row's ratios are then their medians. Empty for one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -476,6 +489,12 @@ pub struct ProcessRatios {
     pub split: f64,
     /// The A/A control's median over hashbrown's, in that process.
     pub control_vs_hashbrown: f64,
+    /// The switch floor's median over hashbrown's, in that process, where it was timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_vs_hashbrown: Option<f64>,
+    /// The switch floor's median, in that process, where it was timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<f64>,
 }
 
 impl ProcessRatios {
@@ -509,6 +528,13 @@ impl Row {
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, variants.split.median));
         let control_ratio_vs_hashbrown =
             self::ratio(variants.control.median, variants.hashbrown.median);
+        let switch_ratio_vs_hashbrown = variants
+            .switch
+            .as_ref()
+            .map(|s| self::ratio(s.median, variants.hashbrown.median));
+        let switch_met = target
+            .zip(switch_ratio_vs_hashbrown)
+            .map(|(t, r)| t.is_met(r, variants.switch.as_ref().map_or(f64::NAN, |s| s.median)));
         Row {
             hasher,
             workload,
@@ -524,6 +550,8 @@ impl Row {
             split_target,
             split_met,
             control_ratio_vs_hashbrown,
+            switch_ratio_vs_hashbrown,
+            switch_met,
             per_process: Vec::new(),
         }
     }
@@ -561,6 +589,13 @@ impl Row {
             mapgov: pool(|v| &v.mapgov),
             split: pool(|v| &v.split),
             control: pool(|v| &v.control),
+            switch: rows.iter().all(|r| r.variants.switch.is_some()).then(|| {
+                Summary::of(
+                    rows.iter()
+                        .flat_map(|r| r.variants.switch.iter().flat_map(|s| s.samples.clone()))
+                        .collect(),
+                )
+            }),
         };
         let per_process: Vec<ProcessRatios> = rows
             .iter()
@@ -571,11 +606,19 @@ impl Row {
                 mapgov: r.variants.mapgov.median,
                 split: r.variants.split.median,
                 control_vs_hashbrown: r.control_ratio_vs_hashbrown,
+                switch_vs_hashbrown: r.switch_ratio_vs_hashbrown,
+                switch: r.variants.switch.as_ref().map(|s| s.median),
             })
             .collect();
         let median_of = |pick: fn(&ProcessRatios) -> f64| {
             Summary::of(per_process.iter().map(pick).collect()).median
         };
+        // Where every process timed the switch floor: the median of its ratios and medians.
+        let median_of_some = |pick: fn(&ProcessRatios) -> Option<f64>| {
+            let each: Option<Vec<f64>> = per_process.iter().map(pick).collect();
+            each.map(|v| Summary::of(v).median)
+        };
+        let switch_ratio_vs_hashbrown = median_of_some(|p| p.switch_vs_hashbrown);
         let ratio_vs_hashbrown = median_of(|p| p.vs_hashbrown);
         let split_ratio_vs_hashbrown = median_of(|p| p.split_vs_hashbrown);
         let target = Target::for_row(mode, first.hasher, first.workload);
@@ -583,6 +626,9 @@ impl Row {
         let split_target = Target::for_split_row(mode, first.workload);
         let split_met =
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, median_of(|p| p.split)));
+        let switch_met = target
+            .zip(switch_ratio_vs_hashbrown)
+            .map(|(t, r)| t.is_met(r, median_of_some(|p| p.switch).unwrap_or(f64::NAN)));
         Row {
             hasher: first.hasher,
             workload: first.workload,
@@ -598,6 +644,8 @@ impl Row {
             split_target,
             split_met,
             control_ratio_vs_hashbrown: median_of(|p| p.control_vs_hashbrown),
+            switch_ratio_vs_hashbrown,
+            switch_met,
             per_process,
         }
     }
@@ -606,7 +654,10 @@ impl Row {
     /// processes the median of their medians.
     pub fn checked_median(&self, subject: Subject) -> f64 {
         if self.per_process.is_empty() {
-            return self.variants.get(subject.variant()).median;
+            return self
+                .variants
+                .get(subject.variant())
+                .map_or(f64::NAN, |s| s.median);
         }
         let each = self.per_process.iter().map(|p| match subject {
             Subject::Mapgov => p.mapgov,
@@ -810,6 +861,17 @@ impl Report {
 /// tests of this crate.
 #[cfg(test)]
 pub(crate) fn test_row(mode: Mode, workload: Workload, samples: [Vec<f64>; 4]) -> Row {
+    test_row_with_floor(mode, workload, samples, None)
+}
+
+/// [`test_row`] with the switch floor's samples, if it was timed.
+#[cfg(test)]
+pub(crate) fn test_row_with_floor(
+    mode: Mode,
+    workload: Workload,
+    samples: [Vec<f64>; 4],
+    switch: Option<Vec<f64>>,
+) -> Row {
     let [hashbrown, std, mapgov, split] = samples.map(Summary::of);
     let control = hashbrown.clone();
     Row::new(
@@ -823,6 +885,7 @@ pub(crate) fn test_row(mode: Mode, workload: Workload, samples: [Vec<f64>; 4]) -
             mapgov,
             split,
             control,
+            switch: switch.map(Summary::of),
         },
     )
 }
@@ -881,6 +944,56 @@ mod tests {
         assert_eq!(m.variants.split.median, 1.5);
         assert_eq!(m.checked_median(Subject::Split), 0.9);
         assert_eq!(m.split_met, Some(true));
+    }
+
+    fn off_row(hashbrown: f64, mapgov: f64, switch: Option<f64>) -> Row {
+        let samples = [hashbrown, hashbrown, mapgov, hashbrown].map(|v| vec![v]);
+        test_row_with_floor(
+            Mode::Off,
+            Workload::BigInsert,
+            samples,
+            switch.map(|s| vec![s]),
+        )
+    }
+
+    #[test]
+    fn the_switch_floor_is_held_to_the_hashmap_target_of_its_row() {
+        // MAPGOV=off: at most 1.02. mapgov misses at 1.05; the floor meets at 1.01.
+        let r = off_row(100.0, 105.0, Some(101.0));
+        assert_eq!(r.met, Some(false));
+        assert!((r.switch_ratio_vs_hashbrown.unwrap() - 1.01).abs() < 1e-12);
+        assert_eq!(r.switch_met, Some(true));
+        // A floor that misses the target too.
+        assert_eq!(off_row(100.0, 105.0, Some(103.0)).switch_met, Some(false));
+        // Not timed: no ratio, no verdict.
+        let r = off_row(100.0, 105.0, None);
+        assert_eq!((r.switch_ratio_vs_hashbrown, r.switch_met), (None, None));
+    }
+
+    #[test]
+    fn merged_switch_floors_take_the_median_of_the_processes_ratios() {
+        let rows = [
+            off_row(100.0, 105.0, Some(101.0)),
+            off_row(100.0, 105.0, Some(104.0)),
+            off_row(50.0, 52.0, Some(50.0)),
+        ];
+        let m = Row::merge(Mode::Off, &rows);
+        assert!((m.switch_ratio_vs_hashbrown.unwrap() - 1.01).abs() < 1e-12);
+        assert_eq!(m.switch_met, Some(true));
+        assert_eq!(
+            m.variants.switch.as_ref().unwrap().samples,
+            [101.0, 104.0, 50.0]
+        );
+        let each: Vec<Option<f64>> = m.per_process.iter().map(|p| p.switch).collect();
+        assert_eq!(each, [Some(101.0), Some(104.0), Some(50.0)]);
+        // A process that did not time it: the merged row has no floor.
+        let rows = [
+            off_row(100.0, 105.0, Some(101.0)),
+            off_row(100.0, 105.0, None),
+        ];
+        let m = Row::merge(Mode::Off, &rows);
+        assert_eq!(m.variants.switch, None);
+        assert_eq!((m.switch_ratio_vs_hashbrown, m.switch_met), (None, None));
     }
 
     #[test]

@@ -251,27 +251,39 @@ macro_rules! for_variant {
             Variant::Mapgov => $suite::<$S, mapgov::HashMap<u64, u64, $S>>($($arg),*),
             Variant::Split => $suite::<$S, mapgov::SplitMap<u64, u64, $S>>($($arg),*),
             Variant::Control => $suite::<$S, $crate::maps::Control<$S>>($($arg),*),
+            Variant::Switch => $suite::<$S, $crate::floor::SwitchFloor<$S>>($($arg),*),
         }
     };
 }
 
-/// Runs `run` for every variant `reps` times, interleaved, after one untimed round if `warm_up`.
+/// Runs `run` for each of `variants` `reps` times, interleaved (the first variant rotating),
+/// after one untimed round if `warm_up`.
 fn interleaved(
+    variants: &[Variant],
     reps: usize,
     warm_up: bool,
     out: &mut Samples,
     mut run: impl FnMut(Variant) -> Vec<(Workload, f64)>,
 ) {
     if warm_up {
-        for v in Variant::ALL {
+        for &v in variants {
             black_box(run(v));
         }
     }
     for rep in 0..reps {
-        for i in 0..Variant::ALL.len() {
-            let v = Variant::ALL[(i + rep) % Variant::ALL.len()];
+        for i in 0..variants.len() {
+            let v = variants[(i + rep) % variants.len()];
             out.push(v, run(v));
         }
+    }
+}
+
+/// The variants timed in `mode`: the switch floor only with governance off, where the targets
+/// it is the floor of apply (it does not depend on mapgov's configuration).
+fn variants_of(mode: Mode) -> &'static [Variant] {
+    match mode {
+        Mode::Off => &Variant::ALL,
+        Mode::Default | Mode::Exact => &Variant::EVERY_MODE,
     }
 }
 
@@ -280,12 +292,15 @@ fn interleaved(
 pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> ModeReport {
     let start = Instant::now();
     let config = ConfigInfo::from(&mapgov::current_config());
+    let variants = variants_of(mode);
     let mut rows = Vec::new();
     for hasher in HasherKind::ALL {
         let mut say = |suite: &str| progress(&format!("[{mode}/{}] {suite}", hasher.name()));
         let mut samples = match hasher {
-            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, &mut say),
-            HasherKind::Foldhash => run_hasher::<foldhash::fast::RandomState>(plan, &mut say),
+            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, variants, &mut say),
+            HasherKind::Foldhash => {
+                run_hasher::<foldhash::fast::RandomState>(plan, variants, &mut say)
+            }
         };
         for w in Workload::ALL {
             if !plan.suites.contains(&Suite::of(w)) {
@@ -297,6 +312,9 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
                 mapgov: Summary::of(samples.take(w, Variant::Mapgov)),
                 split: Summary::of(samples.take(w, Variant::Split)),
                 control: Summary::of(samples.take(w, Variant::Control)),
+                switch: variants
+                    .contains(&Variant::Switch)
+                    .then(|| Summary::of(samples.take(w, Variant::Switch))),
             };
             rows.push(Row::new(mode, hasher, w, plan.label(w), variants));
         }
@@ -310,7 +328,11 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
     }
 }
 
-fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples {
+fn run_hasher<S: BenchHasher>(
+    plan: &Plan,
+    variants: &[Variant],
+    say: &mut dyn FnMut(&str),
+) -> Samples {
     let mut out = Samples::default();
     let mut rng = SplitMix64::new(0x6d61_7067_6f76); // "mapgov"
 
@@ -320,7 +342,7 @@ fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples
     if wanted(Suite::Memory) {
         say("memory");
         let mem_keys = rng.keys(plan.tracked_entries.max(4));
-        for v in Variant::ALL {
+        for &v in variants {
             let measured = for_variant!(v, S, memory_suite(plan, &mem_keys));
             out.push(v, measured);
         }
@@ -329,7 +351,7 @@ fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples
     if wanted(Suite::Big) {
         say(&format!("big ({} reps)", plan.reps_big));
         let big = BigInputs::new(&mut rng, plan.big);
-        interleaved(plan.reps_big, true, &mut out, |v| {
+        interleaved(variants, plan.reps_big, true, &mut out, |v| {
             for_variant!(v, S, big_suite(plan, &big))
         });
     }
@@ -337,7 +359,7 @@ fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples
     if wanted(Suite::Cache) {
         say(&format!("cache ({} reps)", plan.reps_cache));
         let cache = CacheInputs::new(&mut rng, plan.cache);
-        interleaved(plan.reps_cache, true, &mut out, |v| {
+        interleaved(variants, plan.reps_cache, true, &mut out, |v| {
             for_variant!(v, S, cache_suite(plan, &cache))
         });
     }
@@ -345,7 +367,7 @@ fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples
     if wanted(Suite::Small) {
         say(&format!("small maps ({} reps)", plan.reps_small));
         let pool = rng.keys(4096);
-        interleaved(plan.reps_small, true, &mut out, |v| {
+        interleaved(variants, plan.reps_small, true, &mut out, |v| {
             for_variant!(v, S, small_suite(plan.small_maps, &pool))
         });
     }
@@ -355,7 +377,7 @@ fn run_hasher<S: BenchHasher>(plan: &Plan, say: &mut dyn FnMut(&str)) -> Samples
         let growth_keys = rng.keys(plan.growth);
         // Touch every page of the latency buffer before timing anything with it.
         let mut latencies = vec![1u32; plan.growth];
-        interleaved(plan.reps_growth, false, &mut out, |v| {
+        interleaved(variants, plan.reps_growth, false, &mut out, |v| {
             for_variant!(v, S, growth_suite(&growth_keys, &mut latencies))
         });
     }
@@ -813,7 +835,7 @@ mod tests {
     fn interleaving_rotates_the_first_variant() {
         let mut order = Vec::new();
         let mut out = Samples::default();
-        interleaved(3, false, &mut out, |v| {
+        interleaved(&Variant::EVERY_MODE, 3, false, &mut out, |v| {
             order.push(v);
             vec![(Workload::SizeOf, 1.0)]
         });
@@ -827,5 +849,14 @@ mod tests {
             ]
         );
         assert_eq!(out.take(Workload::SizeOf, Std).len(), 3);
+    }
+
+    #[test]
+    fn the_switch_floor_is_timed_with_governance_off_only() {
+        assert!(variants_of(Mode::Off).contains(&Variant::Switch));
+        for mode in [Mode::Default, Mode::Exact] {
+            assert!(!variants_of(mode).contains(&Variant::Switch), "{mode}");
+            assert_eq!(variants_of(mode).len(), Variant::ALL.len() - 1, "{mode}");
+        }
     }
 }

@@ -81,6 +81,18 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
                 }
                 assert!(row["ratio_vs_hashbrown"].as_f64().unwrap().is_finite());
                 assert!(row["control_ratio_vs_hashbrown"].as_f64().unwrap() > 0.0);
+                // The switch floor is timed with governance off only, and held to HashMap's
+                // target there.
+                let floor = &row["variants"]["switch"];
+                let floor_ratio = row["switch_ratio_vs_hashbrown"].as_f64();
+                if mode.mode == Mode::Off {
+                    assert!(floor["median"].as_f64().unwrap() > 0.0, "{hasher}/{id}");
+                    assert!(floor_ratio.unwrap() > 0.0, "{hasher}/{id}");
+                    assert!(row["switch_met"].is_boolean(), "{hasher}/{id}");
+                } else {
+                    assert!(floor.is_null() && floor_ratio.is_none(), "{hasher}/{id}");
+                    assert!(row["switch_met"].is_null(), "{hasher}/{id}");
+                }
             }
         }
     }
@@ -125,11 +137,14 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
         row.variants
             .get(match variant {
                 "hashbrown" => mapgov_bench::Variant::Hashbrown,
+                "switch" => mapgov_bench::Variant::Switch,
                 _ => mapgov_bench::Variant::Mapgov,
             })
+            .expect("timed in this mode")
             .median
     };
     assert_eq!(heap(Mode::Off, "mapgov"), heap(Mode::Off, "hashbrown"));
+    assert_eq!(heap(Mode::Off, "switch"), heap(Mode::Off, "hashbrown"));
     assert!(heap(Mode::Exact, "mapgov") > heap(Mode::Exact, "hashbrown"));
 
     // The A/A control is hashbrown's map: the same size and heap, in every mode.
@@ -186,6 +201,12 @@ fn several_processes_per_mode_report_each_ones_ratio_and_their_median() {
     assert!((small.ratio_vs_hashbrown - mean).abs() < 1e-12);
     let control_mean = (a.control_vs_hashbrown + b.control_vs_hashbrown) / 2.0;
     assert!((small.control_ratio_vs_hashbrown - control_mean).abs() < 1e-12);
+    let (Some(fa), Some(fb)) = (a.switch_vs_hashbrown, b.switch_vs_hashbrown) else {
+        panic!("each process timed the switch floor: {a:?} {b:?}");
+    };
+    let floor = small.switch_ratio_vs_hashbrown.expect("the merged floor");
+    assert!((floor - (fa + fb) / 2.0).abs() < 1e-12);
+    assert_eq!(small.switch_met, Some(floor <= 1.02));
     let single = Command::new(env!("CARGO_BIN_EXE_mapbench"))
         .args([
             "--quick", "--format", "json", "--suites", "small", "--modes", "off",
