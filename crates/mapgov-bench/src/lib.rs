@@ -50,6 +50,11 @@
 //!
 //! ## Floors
 //!
+//! [`SwitchFloor`] is hashbrown's map behind one test of an off switch per operation: the least
+//! a map that can be switched off while the process runs costs. `mapbench` times it beside the
+//! other maps in the `MAPGOV=off` mode and holds it to `HashMap`'s target on each row, so that a
+//! missed `MAPGOV=off` target says whether any such map could meet it.
+//!
 //! [`SmallFloor`] is the least bookkeeping that keeps a creation site's totals exact, as a
 //! [`BenchMap`]. `mapbench` does not time it; the `small_lifecycle` example times it beside
 //! hashbrown's map and mapgov's, in its own loop and in `mapbench`'s ([`small_lifecycles`],

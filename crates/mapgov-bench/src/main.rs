@@ -31,7 +31,7 @@ enum Format {
     Table,
     /// Markdown tables (for BENCHMARKS.md and issue notes).
     Markdown,
-    /// The whole report as JSON (format "mapbench", version 3).
+    /// The whole report as JSON (format "mapbench", version 5).
     Json,
 }
 

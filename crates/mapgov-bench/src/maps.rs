@@ -128,7 +128,7 @@ impl<S: BenchHasher> BenchMap<S> for Control<S> {
     }
 }
 
-/// The maps compared in every workload.
+/// The maps compared in the workloads (all of them in every mode but [`Variant::Switch`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {

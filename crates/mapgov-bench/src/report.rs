@@ -431,7 +431,7 @@ impl fmt::Display for Target {
 /// A/A control) compare.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// The hasher all four maps used.
+    /// The hasher every map used.
     pub hasher: HasherKind,
     /// What was measured.
     pub workload: Workload,
@@ -528,13 +528,13 @@ impl Row {
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, variants.split.median));
         let control_ratio_vs_hashbrown =
             self::ratio(variants.control.median, variants.hashbrown.median);
-        let switch_ratio_vs_hashbrown = variants
+        // The switch floor, where it was timed: its ratio and its median.
+        let floor = variants
             .switch
             .as_ref()
-            .map(|s| self::ratio(s.median, variants.hashbrown.median));
-        let switch_met = target
-            .zip(switch_ratio_vs_hashbrown)
-            .map(|(t, r)| t.is_met(r, variants.switch.as_ref().map_or(f64::NAN, |s| s.median)));
+            .map(|s| (self::ratio(s.median, variants.hashbrown.median), s.median));
+        let switch_ratio_vs_hashbrown = floor.map(|(r, _)| r);
+        let switch_met = target.zip(floor).map(|(t, (r, m))| t.is_met(r, m));
         Row {
             hasher,
             workload,
@@ -592,7 +592,8 @@ impl Row {
             switch: rows.iter().all(|r| r.variants.switch.is_some()).then(|| {
                 Summary::of(
                     rows.iter()
-                        .flat_map(|r| r.variants.switch.iter().flat_map(|s| s.samples.clone()))
+                        .flat_map(|r| r.variants.switch.iter())
+                        .flat_map(|s| s.samples.iter().copied())
                         .collect(),
                 )
             }),
@@ -618,7 +619,8 @@ impl Row {
             let each: Option<Vec<f64>> = per_process.iter().map(pick).collect();
             each.map(|v| Summary::of(v).median)
         };
-        let switch_ratio_vs_hashbrown = median_of_some(|p| p.switch_vs_hashbrown);
+        let floor = median_of_some(|p| p.switch_vs_hashbrown).zip(median_of_some(|p| p.switch));
+        let switch_ratio_vs_hashbrown = floor.map(|(r, _)| r);
         let ratio_vs_hashbrown = median_of(|p| p.vs_hashbrown);
         let split_ratio_vs_hashbrown = median_of(|p| p.split_vs_hashbrown);
         let target = Target::for_row(mode, first.hasher, first.workload);
@@ -626,9 +628,7 @@ impl Row {
         let split_target = Target::for_split_row(mode, first.workload);
         let split_met =
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, median_of(|p| p.split)));
-        let switch_met = target
-            .zip(switch_ratio_vs_hashbrown)
-            .map(|(t, r)| t.is_met(r, median_of_some(|p| p.switch).unwrap_or(f64::NAN)));
+        let switch_met = target.zip(floor).map(|(t, (r, m))| t.is_met(r, m));
         Row {
             hasher: first.hasher,
             workload: first.workload,
@@ -657,13 +657,24 @@ impl Row {
             return self
                 .variants
                 .get(subject.variant())
-                .map_or(f64::NAN, |s| s.median);
+                .expect("HashMap and SplitMap are timed in every mode")
+                .median;
         }
         let each = self.per_process.iter().map(|p| match subject {
             Subject::Mapgov => p.mapgov,
             Subject::Split => p.split,
         });
         Summary::of(each.collect()).median
+    }
+
+    /// The switch floor's value, as [`checked_median`](Row::checked_median) takes a map's,
+    /// where it was timed.
+    pub fn checked_floor_median(&self) -> Option<f64> {
+        if self.per_process.is_empty() {
+            return self.variants.switch.as_ref().map(|s| s.median);
+        }
+        let each: Option<Vec<f64>> = self.per_process.iter().map(|p| p.switch).collect();
+        each.map(|v| Summary::of(v).median)
     }
 
     /// The ratio to hashbrown of `subject`'s median.
@@ -972,20 +983,24 @@ mod tests {
 
     #[test]
     fn merged_switch_floors_take_the_median_of_the_processes_ratios() {
+        // Process ratios 1.01, 1.04, 1.04: median 1.04 (missed, > 1.02). The pooled medians
+        // (hashbrown 100, floor 101) would read 1.01 and meet it.
         let rows = [
             off_row(100.0, 105.0, Some(101.0)),
             off_row(100.0, 105.0, Some(104.0)),
-            off_row(50.0, 52.0, Some(50.0)),
+            off_row(50.0, 52.0, Some(52.0)),
         ];
         let m = Row::merge(Mode::Off, &rows);
-        assert!((m.switch_ratio_vs_hashbrown.unwrap() - 1.01).abs() < 1e-12);
-        assert_eq!(m.switch_met, Some(true));
+        assert!((m.switch_ratio_vs_hashbrown.unwrap() - 1.04).abs() < 1e-12);
+        assert_eq!(m.switch_met, Some(false));
+        let pooled = m.variants.switch.as_ref().unwrap();
         assert_eq!(
-            m.variants.switch.as_ref().unwrap().samples,
-            [101.0, 104.0, 50.0]
+            (pooled.samples.as_slice(), pooled.median),
+            (&[101.0, 104.0, 52.0][..], 101.0)
         );
         let each: Vec<Option<f64>> = m.per_process.iter().map(|p| p.switch).collect();
-        assert_eq!(each, [Some(101.0), Some(104.0), Some(50.0)]);
+        assert_eq!(each, [Some(101.0), Some(104.0), Some(52.0)]);
+        assert_eq!(m.checked_floor_median(), Some(101.0));
         // A process that did not time it: the merged row has no floor.
         let rows = [
             off_row(100.0, 105.0, Some(101.0)),
@@ -994,6 +1009,36 @@ mod tests {
         let m = Row::merge(Mode::Off, &rows);
         assert_eq!(m.variants.switch, None);
         assert_eq!((m.switch_ratio_vs_hashbrown, m.switch_met), (None, None));
+    }
+
+    #[test]
+    fn the_switch_floor_meets_throughput_and_value_targets_as_hashmap_does() {
+        let floor_row = |workload, base: f64, mapgov: f64, switch: f64| {
+            let samples = [base, base, mapgov, base].map(|v| vec![v]);
+            test_row_with_floor(Mode::Off, workload, samples, Some(vec![switch]))
+        };
+        // Throughput: at least 1 / 1.02 of hashbrown's.
+        let reads = floor_row(Workload::SharedBigReads, 100.0, 97.0, 99.0);
+        assert_eq!(reads.target, Some(Target::MinRatio(1.0 / 1.02)));
+        assert_eq!((reads.met, reads.switch_met), (Some(false), Some(true)));
+        // A value: `size_of` at most 64 bytes, checked against the floor's own size.
+        let size = floor_row(Workload::SizeOf, 48.0, 64.0, 72.0);
+        assert_eq!((size.met, size.switch_met), (Some(true), Some(false)));
+        // Merged, the value is the median of the processes' medians, as for HashMap.
+        let sizes = |floors: [f64; 3]| {
+            let rows = floors.map(|f| floor_row(Workload::SizeOf, 48.0, 64.0, f));
+            Row::merge(Mode::Off, &rows)
+        };
+        let m = sizes([56.0, 80.0, 56.0]);
+        assert_eq!(
+            (m.checked_floor_median(), m.switch_met),
+            (Some(56.0), Some(true))
+        );
+        let m = sizes([80.0, 80.0, 56.0]);
+        assert_eq!(
+            (m.checked_floor_median(), m.switch_met),
+            (Some(80.0), Some(false))
+        );
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full matrix of the performance issue, sized to finish in about a quarter of an hour
+    /// The full matrix of the performance issue, sized to finish in about twelve minutes
     /// on two cores (all three modes, one process each).
     pub fn full() -> Plan {
         Plan {
@@ -292,14 +292,14 @@ fn variants_of(mode: Mode) -> &'static [Variant] {
 pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> ModeReport {
     let start = Instant::now();
     let config = ConfigInfo::from(&mapgov::current_config());
-    let variants = variants_of(mode);
+    let timed = variants_of(mode);
     let mut rows = Vec::new();
     for hasher in HasherKind::ALL {
         let mut say = |suite: &str| progress(&format!("[{mode}/{}] {suite}", hasher.name()));
         let mut samples = match hasher {
-            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, variants, &mut say),
+            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, timed, &mut say),
             HasherKind::Foldhash => {
-                run_hasher::<foldhash::fast::RandomState>(plan, variants, &mut say)
+                run_hasher::<foldhash::fast::RandomState>(plan, timed, &mut say)
             }
         };
         for w in Workload::ALL {
@@ -312,7 +312,7 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
                 mapgov: Summary::of(samples.take(w, Variant::Mapgov)),
                 split: Summary::of(samples.take(w, Variant::Split)),
                 control: Summary::of(samples.take(w, Variant::Control)),
-                switch: variants
+                switch: timed
                     .contains(&Variant::Switch)
                     .then(|| Summary::of(samples.take(w, Variant::Switch))),
             };
