@@ -208,15 +208,16 @@ static SWITCH_ON: AtomicBool = AtomicBool::new(false);
 /// outcome, as a counting path would, and only reads the map: a governed path that may change
 /// the table can only cost more). mapgov's maps test their handle, a byte in the map, in the
 /// same place. Timed with governance off, this map is the floor of the `MAPGOV=off` targets:
-/// where mapgov's map misses a target this map meets, the miss is mapgov's design, not the
-/// price of a switch. Its ratio carries the harness's error like any other (the row's A/A
+/// where mapgov's map misses a target this map meets, the miss is not the price of a switch,
+/// in that loop. Its ratio carries the harness's error like any other (the row's A/A
 /// shows how much), so a floor a percent or two above a target is not proof that the target
 /// is out of reach.
 ///
 /// Where a loop works on one map through a shared reference, the flag cannot change during
 /// the loop, and the compiler may test it once before the loop and run a copy of the loop
-/// with no test in it (loop unswitching): `mapbench`'s lookup loops get that copy. A map can
-/// meet a target that way too; the test is then paid once per loop, not per operation.
+/// with no test in it (loop unswitching). On the build measured, `mapbench`'s lookup loops got
+/// that copy for this map (small changes to a loop's source decide it). A map can meet a target
+/// that way too; the test is then paid once per loop, not per operation.
 ///
 /// # Examples
 ///
