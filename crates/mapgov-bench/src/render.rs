@@ -181,7 +181,7 @@ fn preamble(report: &Report) -> Vec<String> {
          error on the row; switch floor (MAPGOV=off only) = hashbrown's map behind a test of an \
          off switch in every operation (the least a map that can be switched off while the \
          process runs costs) over hashbrown, held to HashMap's target: where it meets a target \
-         HashMap misses, the miss is HashMap's; read it with the row's A/A"
+         HashMap misses, the miss is HashMap's in that loop; read it with the row's A/A"
             .to_owned(),
     );
     let processes = report.modes.iter().map(|m| m.processes).max().unwrap_or(1);

@@ -615,11 +615,8 @@ impl Row {
             Summary::of(per_process.iter().map(pick).collect()).median
         };
         // Where every process timed the switch floor: the median of its ratios and medians.
-        let median_of_some = |pick: fn(&ProcessRatios) -> Option<f64>| {
-            let each: Option<Vec<f64>> = per_process.iter().map(pick).collect();
-            each.map(|v| Summary::of(v).median)
-        };
-        let floor = median_of_some(|p| p.switch_vs_hashbrown).zip(median_of_some(|p| p.switch));
+        let floor = median_if_all(per_process.iter().map(|p| p.switch_vs_hashbrown))
+            .zip(median_if_all(per_process.iter().map(|p| p.switch)));
         let switch_ratio_vs_hashbrown = floor.map(|(r, _)| r);
         let ratio_vs_hashbrown = median_of(|p| p.vs_hashbrown);
         let split_ratio_vs_hashbrown = median_of(|p| p.split_vs_hashbrown);
@@ -673,8 +670,7 @@ impl Row {
         if self.per_process.is_empty() {
             return self.variants.switch.as_ref().map(|s| s.median);
         }
-        let each: Option<Vec<f64>> = self.per_process.iter().map(|p| p.switch).collect();
-        each.map(|v| Summary::of(v).median)
+        median_if_all(self.per_process.iter().map(|p| p.switch))
     }
 
     /// The ratio to hashbrown of `subject`'s median.
@@ -692,6 +688,13 @@ impl Row {
             Subject::Split => self.split_target.zip(self.split_met),
         }
     }
+}
+
+/// The median of `values` if every one is present.
+fn median_if_all(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values
+        .collect::<Option<Vec<f64>>>()
+        .map(|v| Summary::of(v).median)
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
