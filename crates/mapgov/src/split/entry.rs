@@ -166,13 +166,16 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
             len,
             ..
         } = self;
-        let inner = inner.insert((key, value));
+        // Counted before the insert, which cannot fail (`SplitMap::entry` made room for it),
+        // so that the value is the last thing written before the caller reads it (see
+        // `crate::entry::VacantEntry::count_insert`).
         *len += 1;
         if let Some(c) = cell
             && c.on_insert(*len)
         {
             let _ = policy::on_limit(c, *len as u64);
         }
+        let inner = inner.insert((key, value));
         OccupiedEntry::new(inner, cell, len)
     }
 }
