@@ -563,7 +563,16 @@ fn emit_tracing(r: &Record) {
         || (r.kind.is_resize()
             && r.before.bytes >= STALL_MIN_BYTES as u64
             && r.duration_nanos.unwrap_or(0) > STALL_WARN.as_nanos() as u64);
+    /// Clears `EMITTING` when the event is out, or when the subscriber panicked: a panic there
+    /// must not silence this thread's later events.
+    struct Emitted;
+    impl Drop for Emitted {
+        fn drop(&mut self) {
+            let _ = EMITTING.try_with(|e| e.set(false));
+        }
+    }
     let _ = EMITTING.try_with(|e| e.set(true));
+    let _emitted = Emitted;
     let site = SiteDisplay(r.site);
     let lifetime = r.lifetime;
     let budget = r.budget;
@@ -612,7 +621,6 @@ fn emit_tracing(r: &Record) {
         EventKind::Cleared => emit!(tracing::Level::DEBUG, "map cleared"),
         EventKind::Dropped => emit!(tracing::Level::DEBUG, "map dropped"),
     }
-    let _ = EMITTING.try_with(|e| e.set(false));
 }
 
 /// `file:line:column` of a site cell, formatted without allocating.

@@ -18,6 +18,9 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 mod tracing_capture;
 use tracing_capture::{Capture, Captured};
 
+#[path = "support/intentional_panic.rs"]
+mod intentional_panic;
+
 const FILE: &str = "tests/policy.rs";
 const CONFIG_BUDGETED: &str = "budgeted-by-config";
 const CONFIG_BUDGET: u64 = 10;
@@ -736,4 +739,80 @@ fn a_tracing_subscriber_sees_one_warning_per_crossing() {
             "site {site:?} should name {FILE}:{line}"
         );
     }
+}
+
+/// Keeps the intentional panics out of the test output (once per process).
+#[cfg(feature = "tracing")]
+fn hide_intentional_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(intentional_panic::hide_intentional_panics);
+}
+
+/// A `tracing` subscriber that panics on every warning (intentionally: see
+/// `intentional_panic`).
+#[cfg(feature = "tracing")]
+struct PanicOnWarning;
+
+#[cfg(feature = "tracing")]
+impl tracing::Subscriber for PanicOnWarning {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            panic!(
+                "{}: the subscriber panics on a warning",
+                intentional_panic::PANIC_TAG
+            );
+        }
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// mapgov marks the thread while it emits a `tracing` event (so that a subscriber's own maps do
+/// not re-enter `tracing`); a subscriber that panics must not leave the mark set and silence
+/// the thread's later events.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_panicking_subscriber_does_not_silence_later_warnings() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    setup();
+    hide_intentional_panics();
+    let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(2));
+    tracing::subscriber::with_default(PanicOnWarning, || {
+        let crossed = catch_unwind(AssertUnwindSafe(|| {
+            for i in 0..3 {
+                m.insert(i, i);
+            }
+        }));
+        assert!(crossed.is_err(), "the warning panics");
+    });
+    // `insert` counts after inserting: the key that crossed is in the map.
+    assert_eq!(m.len(), 3);
+    m.remove(&0);
+    let capture = Capture::default();
+    let events = Arc::clone(&capture.0);
+    tracing::subscriber::with_default(capture, || {
+        m.insert(0, 0);
+    });
+    assert_eq!(exceeded(&m), 2);
+    let events = events.lock().unwrap();
+    let warnings = events
+        .iter()
+        .filter(|e| e.target == "mapgov" && e.level == tracing::Level::WARN)
+        .count();
+    assert_eq!(warnings, 1, "{events:#?}");
 }
