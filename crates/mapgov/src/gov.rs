@@ -300,6 +300,22 @@ impl Gov {
         }
     }
 
+    /// [`on_limit`](Gov::on_limit) for an insert counted before it is made: a panic in the
+    /// check uncounts it (see `policy::on_limit_before_insert`).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn on_limit_before_insert(&mut self, len: usize) {
+        match &self.handle {
+            Handle::Sampled(c) | Handle::Exact(c) => {
+                let _ = crate::policy::on_limit_before_insert(c, len as u64);
+            }
+            // A small map's publish runs no user code.
+            Handle::Small { .. } | Handle::Bare(_) => {
+                let _ = self.on_limit(len);
+            }
+        }
+    }
+
     /// Creates the stats cell if governance is on and there is none yet. `state` is the table as
     /// it is now; its entries count as already present (`len_base`).
     #[cold]

@@ -293,6 +293,26 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
     action
 }
 
+/// [`on_limit`] for an insert counted before it is made (an entry's: see
+/// `VacantEntry::count_insert`). The check runs user code (the `tracing` subscriber that
+/// receives a budget crossing's warning); if that panics, the insert is not made, so it is
+/// uncounted first and the counts still agree with the table. (The peak length keeps the
+/// insert.)
+#[cold]
+#[inline(never)]
+pub(crate) fn on_limit_before_insert(cell: &MapCell, len: u64) -> Action {
+    struct Uncount<'a>(&'a MapCell);
+    impl Drop for Uncount<'_> {
+        fn drop(&mut self) {
+            self.0.inserts.set(self.0.inserts.get() - 1);
+        }
+    }
+    let uncount = Uncount(cell);
+    let action = on_limit(cell, len);
+    std::mem::forget(uncount);
+    action
+}
+
 /// Checks the byte budget after a resize.
 #[cold]
 pub(crate) fn after_resize(cell: &MapCell, grew: bool, capacity: u64, bytes: u64) {

@@ -781,6 +781,52 @@ impl tracing::Subscriber for PanicOnWarning {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// The entry API counts an insert before making it (so that the value is the last thing
+/// written): a panic in the budget's warning, user code, reaches the caller before the insert
+/// is made, and the insert is uncounted, so the counts still agree with the table.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_panicking_warning_on_an_entry_insert_leaves_counts_and_table_agreeing() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    setup();
+    hide_intentional_panics();
+    let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(5));
+    let mut split: mapgov::SplitMap<u64, u64> = mapgov::SplitMap::new().budget(Budget::entries(5));
+    for i in 0..5 {
+        *m.entry(i).or_insert(0) += 1;
+        *split.entry(i).or_insert(0) += 1;
+    }
+    tracing::subscriber::with_default(PanicOnWarning, || {
+        let crossed = catch_unwind(AssertUnwindSafe(|| *m.entry(5).or_insert(7) += 1));
+        let message = intentional_panic::payload_message(crossed.expect_err("the warning panics"));
+        assert!(
+            message.starts_with(intentional_panic::PANIC_TAG),
+            "{message}"
+        );
+        let crossed = catch_unwind(AssertUnwindSafe(|| {
+            split.entry(5).insert_entry(7);
+        }));
+        assert!(crossed.is_err(), "the warning panics (SplitMap)");
+    });
+    assert_eq!((m.len(), m.get(&5)), (5, None));
+    assert_eq!((split.len(), split.get(&5)), (5, None));
+    for stats in [m.stats().expect("stats"), split.stats().expect("stats")] {
+        assert_eq!(stats.budget_exceeded, 1);
+        assert_eq!((stats.len, stats.inserts, stats.removes), (5, 5, 0));
+    }
+    // Both maps go on as before. The insert reported as crossing the budget was never made,
+    // so the next insert crosses it, and is reported, again.
+    for k in [6, 7] {
+        *m.entry(k).or_insert(0) += 1;
+        *split.entry(k).or_insert(0) += 1;
+    }
+    for stats in [m.stats().expect("stats"), split.stats().expect("stats")] {
+        assert_eq!(stats.budget_exceeded, 2);
+        assert_eq!((stats.len, stats.inserts), (7, 7));
+    }
+}
+
 /// mapgov marks the thread while it emits a `tracing` event (so that a subscriber's own maps do
 /// not re-enter `tracing`); a subscriber that panics must not leave the mark set and silence
 /// the thread's later events.

@@ -167,14 +167,15 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
             ..
         } = self;
         // Counted before the insert, which cannot fail (`SplitMap::entry` made room for it),
-        // so that the value is the last thing written before the caller reads it (see
-        // `crate::entry::VacantEntry::count_insert`).
-        *len += 1;
+        // so that the value is the last thing written before the caller reads it; a panic in
+        // the policy check uncounts it (see `crate::entry::VacantEntry::count_insert`).
+        let n = *len + 1;
         if let Some(c) = cell
-            && c.on_insert(*len)
+            && c.on_insert(n)
         {
-            let _ = policy::on_limit(c, *len as u64);
+            let _ = policy::on_limit_before_insert(c, n as u64);
         }
+        *len = n;
         let inner = inner.insert((key, value));
         OccupiedEntry::new(inner, cell, len)
     }
