@@ -262,8 +262,8 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
     /// cannot grow the table or fail, and counting first loses nothing. It lets the value be
     /// the last thing written before the caller gets its reference: counted after the write,
     /// the rare out-of-line call between the two made the compiler read the value back from
-    /// memory in `*map.entry(k).or_insert(0) += 1`, which cost that upsert about a third of
-    /// its time on a pre-sized map (`MAPGOV=off` included), measured.
+    /// memory in `*map.entry(k).or_insert(0) += 1`, which cost that upsert a quarter to a half
+    /// of its time on a pre-sized map, `MAPGOV=off` included (BENCHMARKS.md).
     ///
     /// A panic in the policy check (in user code: a `tracing` subscriber) uncounts the insert,
     /// which is then not made.
