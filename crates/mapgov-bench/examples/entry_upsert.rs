@@ -13,9 +13,12 @@
 //!
 //! - `grow upsert`: every key upserted twice, in random order, into a map created empty;
 //! - `pre-sized upsert`: the same into a map created with room for every key;
-//! - `every key present`: each key upserted once more into that map, now full;
+//! - `every key present`: each key upserted once more into that map, now holding every key;
 //! - `every key new, pre-sized`: each key upserted once into a pre-sized map;
 //! - `insert, pre-sized`: the same keys through `insert`, for reference.
+//!
+//! There is no A/A control here (`mapbench` has one): on the machine these figures come from,
+//! the same loops read a few percent apart from one run to the next.
 
 use std::hash::BuildHasher;
 use std::hint::black_box;
@@ -32,41 +35,31 @@ trait Map: Sized {
     fn len(&self) -> usize;
 }
 
-impl<S: BuildHasher + Default> Map for hashbrown::HashMap<u64, u64, S> {
-    const NAME: &'static str = "hashbrown";
-    fn with_room(n: usize) -> Self {
-        Self::with_capacity_and_hasher(n, S::default())
-    }
-    #[inline(always)]
-    fn upsert(&mut self, k: u64) {
-        *self.entry(k).or_insert(0) += 1;
-    }
-    #[inline(always)]
-    fn put(&mut self, k: u64) {
-        self.insert(k, 1);
-    }
-    fn len(&self) -> usize {
-        hashbrown::HashMap::len(self)
-    }
+/// `Map` for hashbrown's map and mapgov's, whose APIs agree here.
+macro_rules! impl_map {
+    ($map:ident, $name:literal) => {
+        impl<S: BuildHasher + Default> Map for $map::HashMap<u64, u64, S> {
+            const NAME: &'static str = $name;
+            fn with_room(n: usize) -> Self {
+                Self::with_capacity_and_hasher(n, S::default())
+            }
+            #[inline(always)]
+            fn upsert(&mut self, k: u64) {
+                *self.entry(k).or_insert(0) += 1;
+            }
+            #[inline(always)]
+            fn put(&mut self, k: u64) {
+                self.insert(k, 1);
+            }
+            fn len(&self) -> usize {
+                $map::HashMap::len(self)
+            }
+        }
+    };
 }
 
-impl<S: BuildHasher + Default> Map for mapgov::HashMap<u64, u64, S> {
-    const NAME: &'static str = "mapgov";
-    fn with_room(n: usize) -> Self {
-        Self::with_capacity_and_hasher(n, S::default())
-    }
-    #[inline(always)]
-    fn upsert(&mut self, k: u64) {
-        *self.entry(k).or_insert(0) += 1;
-    }
-    #[inline(always)]
-    fn put(&mut self, k: u64) {
-        self.insert(k, 1);
-    }
-    fn len(&self) -> usize {
-        mapgov::HashMap::len(self)
-    }
-}
+impl_map!(hashbrown, "hashbrown");
+impl_map!(mapgov, "mapgov");
 
 #[inline(never)]
 fn upsert_all<M: Map>(m: &mut M, keys: &[u64]) {

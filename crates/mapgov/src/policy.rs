@@ -296,8 +296,13 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
 /// [`on_limit`] for an insert counted before it is made (an entry's: see
 /// `VacantEntry::count_insert`). The check runs user code (the `tracing` subscriber that
 /// receives a budget crossing's warning); if that panics, the insert is not made, so it is
-/// uncounted first and the counts still agree with the table. (The peak length keeps the
-/// insert.)
+/// uncounted first and the counts still agree with the table.
+///
+/// What the check did before the panic stays: the crossing is reported (counted, recorded as
+/// an event, passed to the callback) and the peak length includes the insert. The policy
+/// state still holds the budget as crossed, so the map's next policy check re-arms it and the
+/// next insert past the budget is reported again. A reader on another thread may see
+/// `inserts` go back by one.
 #[cold]
 #[inline(never)]
 pub(crate) fn on_limit_before_insert(cell: &MapCell, len: u64) -> Action {

@@ -751,34 +751,11 @@ fn hide_intentional_panics() {
 /// A `tracing` subscriber that panics on every warning (intentionally: see
 /// `intentional_panic`).
 #[cfg(feature = "tracing")]
-struct PanicOnWarning;
-
-#[cfg(feature = "tracing")]
-impl tracing::Subscriber for PanicOnWarning {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            panic!(
-                "{}: the subscriber panics on a warning",
-                intentional_panic::PANIC_TAG
-            );
-        }
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
+fn panic_on_warnings() -> Capture {
+    Capture::panicking_on_warnings(format!(
+        "{}: the subscriber panics on a warning",
+        intentional_panic::PANIC_TAG
+    ))
 }
 
 /// The entry API counts an insert before making it (so that the value is the last thing
@@ -797,17 +774,16 @@ fn a_panicking_warning_on_an_entry_insert_leaves_counts_and_table_agreeing() {
         *m.entry(i).or_insert(0) += 1;
         *split.entry(i).or_insert(0) += 1;
     }
-    tracing::subscriber::with_default(PanicOnWarning, || {
+    tracing::subscriber::with_default(panic_on_warnings(), || {
         let crossed = catch_unwind(AssertUnwindSafe(|| *m.entry(5).or_insert(7) += 1));
         let message = intentional_panic::payload_message(crossed.expect_err("the warning panics"));
         assert!(
             message.starts_with(intentional_panic::PANIC_TAG),
             "{message}"
         );
-        let crossed = catch_unwind(AssertUnwindSafe(|| {
+        intentional_panic::expect_intentional_panic("the warning (SplitMap)", || {
             split.entry(5).insert_entry(7);
-        }));
-        assert!(crossed.is_err(), "the warning panics (SplitMap)");
+        });
     });
     assert_eq!((m.len(), m.get(&5)), (5, None));
     assert_eq!((split.len(), split.get(&5)), (5, None));
@@ -838,7 +814,7 @@ fn a_panicking_subscriber_does_not_silence_later_warnings() {
     setup();
     hide_intentional_panics();
     let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(2));
-    tracing::subscriber::with_default(PanicOnWarning, || {
+    tracing::subscriber::with_default(panic_on_warnings(), || {
         let crossed = catch_unwind(AssertUnwindSafe(|| {
             for i in 0..3 {
                 m.insert(i, i);

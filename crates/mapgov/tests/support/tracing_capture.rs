@@ -18,7 +18,18 @@ pub(crate) struct Captured {
 
 /// A subscriber that keeps every event it sees.
 #[derive(Clone, Default)]
-pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<Captured>>>);
+pub(crate) struct Capture(
+    pub(crate) Arc<Mutex<Vec<Captured>>>,
+    /// If set, the subscriber panics with this message on every warning, once it kept it.
+    pub(crate) Option<String>,
+);
+
+impl Capture {
+    /// A subscriber that keeps every event and panics with `message` on every warning.
+    pub(crate) fn panicking_on_warnings(message: String) -> Capture {
+        Capture(Arc::default(), Some(message))
+    }
+}
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -52,11 +63,15 @@ impl tracing::Subscriber for Capture {
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
+        let level = *event.metadata().level();
         self.0.lock().unwrap().push(Captured {
             target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
+            level,
             fields,
         });
+        if let Some(message) = self.1.as_ref().filter(|_| level == tracing::Level::WARN) {
+            panic!("{message}");
+        }
     }
 
     fn enter(&self, _: &tracing::span::Id) {}
