@@ -70,3 +70,70 @@ fn maps_with_governance_off_behave_as_plain_maps_and_count_nothing() {
     );
     assert!(big.stats().is_none(), "governance off, yet a map has stats");
 }
+
+#[test]
+fn maps_marked_off_by_their_first_allocation_keep_behaving_as_plain_maps() {
+    // Both tests install the same configuration; whichever runs second finds it in force.
+    if let Err(e) = Config::default().enabled(false).install() {
+        assert!(!e.current.is_enabled(), "another configuration is in force");
+    }
+    // Each map allocates by a different cold path first (growth of an insert, a capacity, a
+    // reserve, a naming, an extend, a clone), then goes through every kind of write.
+    let mut maps: Vec<HashMap<u64, u64>> = vec![HashMap::new(), HashMap::with_capacity(3)];
+    let mut reserved = HashMap::new();
+    reserved.reserve(100);
+    maps.push(reserved);
+    let mut named = HashMap::new().named("off-map");
+    named.set_budget(Some(mapgov::Budget::entries(1)));
+    maps.push(named.count_every_lookup());
+    let mut extended = HashMap::new();
+    extended.extend([(7, 7), (8, 8)]);
+    extended.clear();
+    maps.push(extended);
+    let mut source = HashMap::new();
+    source.insert(9, 9);
+    source.remove(&9);
+    maps.push(source.clone());
+
+    for (i, m) in maps.iter_mut().enumerate() {
+        let mut model = StdMap::new();
+        for k in 0..300u64 {
+            let k = k * 31 + i as u64;
+            assert_eq!(m.insert(k, k), model.insert(k, k));
+            assert_eq!(m.insert(k, k + 1), model.insert(k, k + 1), "an update");
+            *m.entry(k + 1_000_000).or_insert(0) += 2;
+            *model.entry(k + 1_000_000).or_insert(0) += 2;
+        }
+        assert_eq!(
+            m.remove_entry(&(31 + i as u64)),
+            model.remove_entry(&(31 + i as u64))
+        );
+        m.retain(|k, _| k % 3 != 0);
+        model.retain(|k, _| k % 3 != 0);
+        let mut drained: Vec<(u64, u64)> = m.extract_if(|k, _| k % 5 == 0).collect();
+        let mut expected: Vec<(u64, u64)> = model.extract_if(|k, _| k % 5 == 0).collect();
+        drained.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(drained, expected);
+        m.shrink_to_fit();
+        assert_eq!(m.len(), model.len());
+        for (k, v) in &model {
+            assert_eq!(m.get(k), Some(v), "map {i} lost key {k}");
+        }
+        let copy = m.clone();
+        assert_eq!(copy.len(), model.len());
+        assert_eq!(m.drain().count(), model.len());
+        assert!(m.is_empty());
+        assert!(
+            m.stats().is_none() && copy.stats().is_none(),
+            "map {i} has stats"
+        );
+    }
+    let s = mapgov::snapshot();
+    assert!(
+        s.sites
+            .iter()
+            .all(|site| !site.site.file.ends_with(file!())),
+        "governance off, yet a site of this file was counted"
+    );
+}
