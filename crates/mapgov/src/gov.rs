@@ -95,15 +95,10 @@ pub(crate) struct Gov {
 
 #[derive(Debug)]
 // The sampling variants are adjacent (and last), so that `record_lookup` tells them apart
-// from the others with one comparison; `Bare` and `Off` are adjacent too (`is_bare`).
+// from the others with one comparison.
 enum Handle {
-    /// No stats cell yet (nothing allocated yet, or governance off and not yet seen by one of
-    /// the map's cold paths): the creation site.
+    /// No stats cell yet (nothing allocated, or governance off): the creation site.
     Bare(&'static Location<'static>),
-    /// Governance is off (`MAPGOV=off`), as seen on a cold path of this map (its first
-    /// allocation, a resize): the configuration never changes once read, so the map's
-    /// ordinary operations test this once and run hashbrown's code alone.
-    Off,
     /// Every lookup counted.
     Exact(Arc<MapCell>),
     /// Lookups sampled (one in the cell's `lookup_sample`).
@@ -158,7 +153,7 @@ impl Gov {
     pub(crate) fn cell(&self) -> Option<&MapCell> {
         match &self.handle {
             Handle::Sampled(c) | Handle::Exact(c) => Some(c),
-            Handle::Bare(_) | Handle::Off | Handle::Small { .. } => None,
+            Handle::Bare(_) | Handle::Small { .. } => None,
         }
     }
 
@@ -166,7 +161,7 @@ impl Gov {
     fn cell_arc(&self) -> Option<&Arc<MapCell>> {
         match &self.handle {
             Handle::Sampled(c) | Handle::Exact(c) => Some(c),
-            Handle::Bare(_) | Handle::Off | Handle::Small { .. } => None,
+            Handle::Bare(_) | Handle::Small { .. } => None,
         }
     }
 
@@ -184,22 +179,7 @@ impl Gov {
     /// governance is off).
     #[inline]
     pub(crate) fn is_bare(&self) -> bool {
-        matches!(self.handle, Handle::Bare(_) | Handle::Off)
-    }
-
-    /// Whether the map is known to be ungoverned: governance is off, and a cold path of this
-    /// map saw it. Ordinary operations test this first and then run hashbrown's code alone.
-    #[inline(always)]
-    pub(crate) fn is_off(&self) -> bool {
-        matches!(self.handle, Handle::Off)
-    }
-
-    /// Marks a bare map as ungoverned, on a cold path that found governance off.
-    #[inline]
-    pub(crate) fn set_off(&mut self) {
-        if let Handle::Bare(_) = self.handle {
-            self.handle = Handle::Off;
-        }
+        matches!(self.handle, Handle::Bare(_))
     }
 
     /// Whether the map is small (no cell; see the `small` module).
@@ -218,7 +198,7 @@ impl Gov {
             if crate::stats::countdown_ran_out() {
                 self.lookup_cold(hit);
             }
-        } else if matches!(self.handle, Handle::Exact(_)) {
+        } else if !matches!(self.handle, Handle::Bare(_)) {
             self.lookup_cold(hit);
         }
     }
@@ -235,7 +215,7 @@ impl Gov {
                 crate::stats::sample(crate::stats::Sampled::Site(site), hit);
             }
             Handle::Exact(c) => crate::stats::record_exact_lookup(c, hit),
-            Handle::Bare(_) | Handle::Off => {}
+            Handle::Bare(_) => {}
         }
     }
 
@@ -250,7 +230,7 @@ impl Gov {
                 *inserts += 1;
                 *inserts == u8::MAX
             }
-            Handle::Bare(_) | Handle::Off => false,
+            Handle::Bare(_) => false,
         }
     }
 
@@ -266,7 +246,7 @@ impl Gov {
                 *updates += 1;
                 *updates == u8::MAX
             }
-            Handle::Bare(_) | Handle::Off => false,
+            Handle::Bare(_) => false,
         }
     }
 
@@ -290,7 +270,7 @@ impl Gov {
                 *removes += 1;
                 *removes == u8::MAX
             }
-            Handle::Bare(_) | Handle::Off => false,
+            Handle::Bare(_) => false,
         }
     }
 
@@ -300,7 +280,7 @@ impl Gov {
         match &self.handle {
             Handle::Sampled(c) | Handle::Exact(c) => c.removes.add(len as u64),
             Handle::Small { .. } => self.count_small_bulk(len, 0),
-            Handle::Bare(_) | Handle::Off => {}
+            Handle::Bare(_) => {}
         }
     }
 
@@ -316,7 +296,7 @@ impl Gov {
                 self.publish_small(0, 0, SmallEvent::Counts, 0);
                 crate::policy::Action::None
             }
-            Handle::Bare(_) | Handle::Off => crate::policy::Action::None,
+            Handle::Bare(_) => crate::policy::Action::None,
         }
     }
 
@@ -330,7 +310,7 @@ impl Gov {
                 let _ = crate::policy::on_limit_before_insert(c, len as u64);
             }
             // A small map's publish runs no user code.
-            Handle::Small { .. } | Handle::Bare(_) | Handle::Off => {
+            Handle::Small { .. } | Handle::Bare(_) => {
                 let _ = self.on_limit(len);
             }
         }
@@ -345,7 +325,6 @@ impl Gov {
         }
         if let Handle::Bare(loc) = self.handle {
             if !config::enabled() {
-                self.handle = Handle::Off;
                 return None;
             }
             let config = config::get();
@@ -410,11 +389,7 @@ impl Gov {
         }
         let created = self.cell().is_none();
         if created {
-            if after.bytes == 0 {
-                return;
-            }
-            if !config::enabled() {
-                self.set_off();
+            if after.bytes == 0 || !config::enabled() {
                 return;
             }
             if split.is_none() && self.start_small::<K, V>(after) {
@@ -646,7 +621,7 @@ impl Gov {
     #[track_caller]
     pub(crate) fn for_clone<K, V>(&self, state: TableState) -> Gov {
         let mut gov = Gov::new();
-        if self.is_bare() {
+        if let Handle::Bare(_) = self.handle {
             return gov;
         }
         if let Some(cell) = self.cell() {
@@ -682,7 +657,7 @@ impl Drop for Gov {
             // forwarding.
             Handle::Small { .. } => small::retire(&self.handle),
             Handle::Sampled(_) | Handle::Exact(_) => self.retire_cell(),
-            Handle::Bare(_) | Handle::Off => {}
+            Handle::Bare(_) => {}
         }
     }
 }

@@ -16,7 +16,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
 #[path = "support/tracing_capture.rs"]
 mod tracing_capture;
-use tracing_capture::{Capture, Captured};
+use tracing_capture::{Capture, Captured, with_capture};
 
 #[path = "support/intentional_panic.rs"]
 mod intentional_panic;
@@ -705,7 +705,7 @@ fn a_tracing_subscriber_sees_one_warning_per_crossing() {
     let events = Arc::clone(&capture.0);
     let (line, m) = (line!(), HashMap::<u64, u64>::new());
     let mut m = m.named("policy-traced").budget(Budget::entries(50));
-    tracing::subscriber::with_default(capture, || {
+    with_capture(capture, || {
         for i in 0..200 {
             m.insert(i, i);
         }
@@ -774,7 +774,7 @@ fn a_panicking_warning_on_an_entry_insert_leaves_counts_and_table_agreeing() {
         *m.entry(i).or_insert(0) += 1;
         *split.entry(i).or_insert(0) += 1;
     }
-    tracing::subscriber::with_default(panic_on_warnings(), || {
+    with_capture(panic_on_warnings(), || {
         let crossed = catch_unwind(AssertUnwindSafe(|| *m.entry(5).or_insert(7) += 1));
         let message = intentional_panic::payload_message(crossed.expect_err("the warning panics"));
         assert!(
@@ -814,7 +814,7 @@ fn a_panicking_subscriber_does_not_silence_later_warnings() {
     setup();
     hide_intentional_panics();
     let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(2));
-    tracing::subscriber::with_default(panic_on_warnings(), || {
+    with_capture(panic_on_warnings(), || {
         let crossed = catch_unwind(AssertUnwindSafe(|| {
             for i in 0..3 {
                 m.insert(i, i);
@@ -827,7 +827,7 @@ fn a_panicking_subscriber_does_not_silence_later_warnings() {
     m.remove(&0);
     let capture = Capture::default();
     let events = Arc::clone(&capture.0);
-    tracing::subscriber::with_default(capture, || {
+    with_capture(capture, || {
         m.insert(0, 0);
     });
     assert_eq!(exceeded(&m), 2);

@@ -12,7 +12,7 @@ use mapgov::{Config, Event, EventKind, HashMap, Snapshot};
 
 #[path = "support/tracing_capture.rs"]
 mod tracing_capture;
-use tracing_capture::{Capture, Captured};
+use tracing_capture::{Capture, Captured, with_capture};
 
 #[path = "support/clustered.rs"]
 mod clustered;
@@ -314,7 +314,7 @@ fn a_tracing_subscriber_receives_every_event_with_its_fields() {
     let _turn = serial();
     let capture = Capture::default();
     let seen = Arc::clone(&capture.0);
-    let (line, id, stats) = tracing::subscriber::with_default(capture, || {
+    let (line, id, stats) = with_capture(capture, || {
         let (line, m) = (line!(), HashMap::<u64, u64>::new());
         let mut m = m
             .named("trace/traced")

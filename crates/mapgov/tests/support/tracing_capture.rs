@@ -31,6 +31,23 @@ impl Capture {
     }
 }
 
+/// Runs `f` with `subscriber` as this thread's default subscriber.
+///
+/// `tracing` caches each callsite's interest for the whole process, and computes it when the
+/// callsite is first reached. A test thread with no subscriber that reaches one of mapgov's
+/// callsites first (the other tests of a binary run in parallel and cross budgets too) can
+/// cache "never" there while only one dispatcher is registered, and a subscriber set later
+/// on this thread alone would then never see that callsite's events (it happened here: one
+/// of four runs of the `policy` tests). So the cache is rebuilt first, with `subscriber` in
+/// force; callsites reached later compute their interest from every live dispatcher,
+/// `subscriber` among them.
+pub(crate) fn with_capture<T>(subscriber: Capture, f: impl FnOnce() -> T) -> T {
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    })
+}
+
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
 impl tracing::field::Visit for Fields<'_> {
