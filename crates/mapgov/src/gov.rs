@@ -1,4 +1,5 @@
-//! The governance handle every map carries: its creation site and its stats cell.
+//! The governance handle every map carries: its creation site and its stats cell (or, for a
+//! map that found governance off, a mark that it is ungoverned).
 //!
 //! Ordinary operations only read `cell` and bump its counters. Everything else here is the cold
 //! path: first allocation, resizes, tracking, naming and drop.
@@ -97,7 +98,8 @@ pub(crate) struct Gov {
 // The sampling variants are adjacent (and last), so that `record_lookup` tells them apart
 // from the others with one comparison.
 enum Handle {
-    /// No stats cell yet (nothing allocated, or governance off): the creation site.
+    /// No stats cell yet (nothing allocated, or governance off): the creation site, or
+    /// [`OFF_SITE`] for a map known to be ungoverned.
     Bare(&'static Location<'static>),
     /// Every lookup counted.
     Exact(Arc<MapCell>),
@@ -119,6 +121,17 @@ enum Handle {
         buckets_log2: u8,
     },
 }
+
+/// What an ungoverned map's bare handle holds instead of its creation site: the mark of a map
+/// that one of its cold paths (its first allocation, a resize, a naming or budget) found with
+/// governance off (`MAPGOV=off`), or a copy of such a map. The configuration never changes once
+/// read, so the map is never governed: its inserts test for this first and run hashbrown's
+/// insert alone; its other operations take a bare handle's branches, which count nothing.
+///
+/// A mark on the bare handle rather than a variant of its own: a fifth variant made the
+/// governed maps' dispatch after a remove a jump table, or two instructions longer, depending
+/// on where it sat.
+static OFF_SITE: &Location<'static> = Location::caller();
 
 impl Handle {
     /// The handle for `cell` with lookups counted one in `lookup_sample`.
@@ -180,6 +193,21 @@ impl Gov {
     #[inline]
     pub(crate) fn is_bare(&self) -> bool {
         matches!(self.handle, Handle::Bare(_))
+    }
+
+    /// Whether the map is known to be ungoverned ([`OFF_SITE`]): `insert` tests this first and
+    /// then runs hashbrown's insert alone. A governed map's handle fails the first comparison.
+    #[inline(always)]
+    pub(crate) fn is_off(&self) -> bool {
+        matches!(self.handle, Handle::Bare(site) if std::ptr::eq(site, OFF_SITE))
+    }
+
+    /// Marks a bare map as ungoverned, on a cold path that found governance off.
+    #[inline]
+    pub(crate) fn set_off(&mut self) {
+        if let Handle::Bare(_) = self.handle {
+            self.handle = Handle::Bare(OFF_SITE);
+        }
     }
 
     /// Whether the map is small (no cell; see the `small` module).
@@ -325,6 +353,7 @@ impl Gov {
         }
         if let Handle::Bare(loc) = self.handle {
             if !config::enabled() {
+                self.set_off();
                 return None;
             }
             let config = config::get();
@@ -389,7 +418,11 @@ impl Gov {
         }
         let created = self.cell().is_none();
         if created {
-            if after.bytes == 0 || !config::enabled() {
+            if after.bytes == 0 {
+                return;
+            }
+            if !config::enabled() {
+                self.set_off();
                 return;
             }
             if split.is_none() && self.start_small::<K, V>(after) {
@@ -622,6 +655,9 @@ impl Gov {
     pub(crate) fn for_clone<K, V>(&self, state: TableState) -> Gov {
         let mut gov = Gov::new();
         if let Handle::Bare(_) = self.handle {
+            if self.is_off() {
+                gov.set_off();
+            }
             return gov;
         }
         if let Some(cell) = self.cell() {

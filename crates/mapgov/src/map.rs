@@ -972,3 +972,63 @@ where
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HashMap;
+
+    /// Set in the child process of the test below.
+    const OFF_CHILD: &str = "MAPGOV_TEST_OFF_CHILD";
+    /// What the child prints once every check passed.
+    const OFF_CHILD_DONE: &str = "off child: every cold path marked its map";
+
+    /// The child process of the test below, with `MAPGOV=off`; does nothing in a run of the
+    /// test suite itself (the configuration there is on).
+    #[test]
+    fn off_child_process_entry() {
+        if std::env::var_os(OFF_CHILD).is_none() {
+            return;
+        }
+        let mut grown: HashMap<u64, u64> = HashMap::new();
+        assert!(!grown.gov.is_off(), "a map that never allocated is bare");
+        grown.insert(1, 1);
+        assert!(grown.gov.is_off(), "the growth of an insert");
+        let sized: HashMap<u64, u64> = HashMap::with_capacity(3);
+        assert!(sized.gov.is_off(), "a capacity");
+        let mut reserved: HashMap<u64, u64> = HashMap::new();
+        reserved.reserve(10);
+        assert!(reserved.gov.is_off(), "a reserve");
+        let named: HashMap<u64, u64> = HashMap::new().named("off");
+        assert!(named.gov.is_off(), "a naming");
+        assert!(grown.clone().gov.is_off(), "a copy");
+        assert_eq!((grown.insert(1, 2), grown.insert(2, 3)), (Some(1), None));
+        println!("{OFF_CHILD_DONE}");
+    }
+
+    #[test]
+    fn every_cold_path_of_a_map_marks_it_ungoverned_when_governance_is_off() {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("MAPGOV") {
+                cmd.env_remove(name);
+            }
+        }
+        let out = cmd
+            .args([
+                "map::tests::off_child_process_entry",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MAPGOV", "off")
+            .env(OFF_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(OFF_CHILD_DONE),
+            "the child failed or did not run:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -6,9 +6,16 @@ use std::collections::HashMap as StdMap;
 
 use mapgov::{Config, HashMap, HashSet};
 
+/// Installs governance off, or finds it in force (the other test of this file installed it).
+fn install_off() {
+    if let Err(e) = Config::default().enabled(false).install() {
+        assert!(!e.current.is_enabled(), "another configuration is in force");
+    }
+}
+
 #[test]
 fn maps_with_governance_off_behave_as_plain_maps_and_count_nothing() {
-    Config::default().enabled(false).install().unwrap();
+    install_off();
     let here = file!();
 
     // Many small maps (the lifecycle the benchmark measures) and one big one.
@@ -73,12 +80,10 @@ fn maps_with_governance_off_behave_as_plain_maps_and_count_nothing() {
 
 #[test]
 fn maps_marked_off_by_their_first_allocation_keep_behaving_as_plain_maps() {
-    // Both tests install the same configuration; whichever runs second finds it in force.
-    if let Err(e) = Config::default().enabled(false).install() {
-        assert!(!e.current.is_enabled(), "another configuration is in force");
-    }
+    install_off();
     // Each map allocates by a different cold path first (growth of an insert, a capacity, a
-    // reserve, a naming, an extend, a clone), then goes through every kind of write.
+    // reserve, a naming, an extend, a clone; `map.rs` checks which of them mark the handle),
+    // then goes through the writes.
     let mut maps: Vec<HashMap<u64, u64>> = vec![HashMap::new(), HashMap::with_capacity(3)];
     let mut reserved = HashMap::new();
     reserved.reserve(100);
