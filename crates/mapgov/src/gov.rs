@@ -98,9 +98,17 @@ pub(crate) struct Gov {
 // The sampling variants are adjacent (and last), so that `record_lookup` tells them apart
 // from the others with one comparison.
 enum Handle {
-    /// No stats cell yet (nothing allocated, or governance off): the creation site, or
-    /// [`OFF_SITE`] for a map known to be ungoverned.
-    Bare(&'static Location<'static>),
+    /// No stats cell yet (nothing allocated, or governance off): the creation site, or `None`
+    /// for a map known to be ungoverned: one of its cold paths (its first allocation, a
+    /// resize, a naming or budget) found governance off (`MAPGOV=off`), or it is a copy of
+    /// such a map. The configuration never changes once read, so that map is never governed:
+    /// its inserts test for this first and run hashbrown's insert alone; its other operations
+    /// take a bare handle's branches, which count nothing.
+    ///
+    /// A mark on the bare handle rather than a variant of its own: a fifth variant made the
+    /// governed maps' dispatch after a remove a jump table, or two instructions longer,
+    /// depending on where it sat.
+    Bare(Option<&'static Location<'static>>),
     /// Every lookup counted.
     Exact(Arc<MapCell>),
     /// Lookups sampled (one in the cell's `lookup_sample`).
@@ -121,17 +129,6 @@ enum Handle {
         buckets_log2: u8,
     },
 }
-
-/// What an ungoverned map's bare handle holds instead of its creation site: the mark of a map
-/// that one of its cold paths (its first allocation, a resize, a naming or budget) found with
-/// governance off (`MAPGOV=off`), or a copy of such a map. The configuration never changes once
-/// read, so the map is never governed: its inserts test for this first and run hashbrown's
-/// insert alone; its other operations take a bare handle's branches, which count nothing.
-///
-/// A mark on the bare handle rather than a variant of its own: a fifth variant made the
-/// governed maps' dispatch after a remove a jump table, or two instructions longer, depending
-/// on where it sat.
-static OFF_SITE: &Location<'static> = Location::caller();
 
 impl Handle {
     /// The handle for `cell` with lookups counted one in `lookup_sample`.
@@ -157,7 +154,7 @@ impl Gov {
     #[track_caller]
     pub(crate) const fn new() -> Gov {
         Gov {
-            handle: Handle::Bare(Location::caller()),
+            handle: Handle::Bare(Some(Location::caller())),
         }
     }
 
@@ -195,18 +192,19 @@ impl Gov {
         matches!(self.handle, Handle::Bare(_))
     }
 
-    /// Whether the map is known to be ungoverned ([`OFF_SITE`]): `insert` tests this first and
-    /// then runs hashbrown's insert alone. A governed map's handle fails the first comparison.
+    /// Whether the map is known to be ungoverned (a bare handle without a site): `insert`
+    /// tests this first and then runs hashbrown's insert alone. A governed map's handle fails
+    /// the first comparison.
     #[inline(always)]
     pub(crate) fn is_off(&self) -> bool {
-        matches!(self.handle, Handle::Bare(site) if std::ptr::eq(site, OFF_SITE))
+        matches!(self.handle, Handle::Bare(None))
     }
 
     /// Marks a bare map as ungoverned, on a cold path that found governance off.
     #[inline]
     pub(crate) fn set_off(&mut self) {
         if let Handle::Bare(_) = self.handle {
-            self.handle = Handle::Bare(OFF_SITE);
+            self.handle = Handle::Bare(None);
         }
     }
 
@@ -351,11 +349,11 @@ impl Gov {
         if let Handle::Small { .. } = self.handle {
             self.promote::<K, V>(state);
         }
-        if let Handle::Bare(loc) = self.handle {
-            if !config::enabled() {
+        if let Handle::Bare(site) = self.handle {
+            let Some(loc) = site.filter(|_| config::enabled()) else {
                 self.set_off();
                 return None;
-            }
+            };
             let config = config::get();
             let site = registry::site_for::<K, V>(loc);
             let cell = new_cell::<K, V>(site, config.lookup_sample, state);
@@ -608,7 +606,7 @@ impl Gov {
         if self.ensure_cell::<K, V>(state).is_none() {
             return;
         }
-        let handle = std::mem::replace(&mut self.handle, Handle::Bare(Location::caller()));
+        let handle = std::mem::replace(&mut self.handle, Handle::Bare(Some(Location::caller())));
         if let Handle::Sampled(cell) | Handle::Exact(cell) = handle {
             cell.lookup_sample.store(n.max(1), Relaxed);
             self.handle = Handle::with_cell(cell, n);
@@ -704,7 +702,7 @@ impl Gov {
     #[inline(never)]
     fn retire_cell(&mut self) {
         if let Handle::Sampled(cell) | Handle::Exact(cell) =
-            std::mem::replace(&mut self.handle, Handle::Bare(Location::caller()))
+            std::mem::replace(&mut self.handle, Handle::Bare(Some(Location::caller())))
         {
             registry::retire(cell);
         }

@@ -54,7 +54,7 @@ impl Gov {
     /// Makes a map whose first allocation is `after` small, and publishes its creation, if it
     /// qualifies (see the module docs). Returns whether it did.
     pub(crate) fn start_small<K, V>(&mut self, after: &TableState) -> bool {
-        let Handle::Bare(loc) = self.handle else {
+        let Handle::Bare(Some(loc)) = self.handle else {
             return false;
         };
         // A configuration under which no map is small looks up no small site.
