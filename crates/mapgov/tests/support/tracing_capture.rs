@@ -31,21 +31,79 @@ impl Capture {
     }
 }
 
-/// Runs `f` with `subscriber` as this thread's default subscriber.
+/// Runs `f` with `subscriber` receiving this thread's events.
 ///
-/// `tracing` caches each callsite's interest for the whole process, and computes it when the
-/// callsite is first reached. A test thread with no subscriber that reaches one of mapgov's
-/// callsites first (the other tests of a binary run in parallel and cross budgets too) can
-/// cache "never" there while only one dispatcher is registered, and a subscriber set later
-/// on this thread alone would then never see that callsite's events (it happened here: one
-/// of four runs of the `policy` tests). So the cache is rebuilt first, with `subscriber` in
-/// force; callsites reached later compute their interest from every live dispatcher,
-/// `subscriber` among them.
+/// `tracing` caches each callsite's interest for the whole process. With only thread-local
+/// subscribers (`with_default`), a parallel test thread with no subscriber that reaches one of
+/// mapgov's callsites first can cache "never" there, and a capture on another thread then
+/// misses that callsite's events (it happened: one of four runs of the `policy` tests, and
+/// again after rebuilding the cache, which a registration finishing late can overwrite). So
+/// every thread's events go through one global subscriber, [`Router`], that tells `tracing`
+/// to ask it on every event, and hands each event to the capture set on the emitting thread.
 pub(crate) fn with_capture<T>(subscriber: Capture, f: impl FnOnce() -> T) -> T {
-    tracing::subscriber::with_default(subscriber, || {
-        tracing::callsite::rebuild_interest_cache();
-        f()
-    })
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Router)
+            .expect("no other global subscriber in the test binaries that capture events");
+    });
+    /// Clears this thread's capture, also when `f` or the capture panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| *c.borrow_mut() = None);
+        }
+    }
+    CURRENT.with(|c| *c.borrow_mut() = Some(subscriber));
+    let _reset = Reset;
+    f()
+}
+
+thread_local! {
+    /// The capture of this thread's events, if any.
+    static CURRENT: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The global subscriber of the capturing test binaries: every callsite is of interest
+/// "sometimes", so `tracing` asks [`Router::enabled`] on each event, which is true on a thread
+/// with a capture.
+struct Router;
+
+impl Router {
+    /// This thread's capture (a clone, so that no borrow is held while it runs and may panic).
+    fn current() -> Option<Capture> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+}
+
+impl tracing::Subscriber for Router {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        CURRENT.with(|c| c.borrow().is_some())
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        if let Some(capture) = Router::current() {
+            tracing::Subscriber::event(&capture, event);
+        }
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
