@@ -16,7 +16,7 @@ pub(crate) struct Captured {
     pub(crate) fields: BTreeMap<String, String>,
 }
 
-/// A subscriber that keeps every event it sees.
+/// What a capturing test keeps: every event its thread emits (see [`with_capture`]).
 #[derive(Clone, Default)]
 pub(crate) struct Capture(
     pub(crate) Arc<Mutex<Vec<Captured>>>,
@@ -25,7 +25,7 @@ pub(crate) struct Capture(
 );
 
 impl Capture {
-    /// A subscriber that keeps every event and panics with `message` on every warning.
+    /// A capture that keeps every event and panics with `message` on every warning.
     pub(crate) fn panicking_on_warnings(message: String) -> Capture {
         Capture(Arc::default(), Some(message))
     }
@@ -97,7 +97,7 @@ impl tracing::Subscriber for Router {
 
     fn event(&self, event: &tracing::Event<'_>) {
         if let Some(capture) = Router::current() {
-            tracing::Subscriber::event(&capture, event);
+            capture.keep(event);
         }
     }
 
@@ -122,20 +122,9 @@ impl tracing::field::Visit for Fields<'_> {
     }
 }
 
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
+impl Capture {
+    /// Keeps `event` (and panics on a warning if told to).
+    fn keep(&self, event: &tracing::Event<'_>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
         let level = *event.metadata().level();
@@ -148,8 +137,4 @@ impl tracing::Subscriber for Capture {
             panic!("{message}");
         }
     }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
 }
