@@ -103,9 +103,10 @@
 //!   `signal-hook` (the signal trigger) and `rustix` (the dump directory's ownership check).
 //!
 //! [hashbrown]: https://docs.rs/hashbrown
-// `unsafe` appears in three places, each with a `// SAFETY:` comment: forwarding std's
-// `get_disjoint_unchecked_mut`, the auto-trait impls of the set's `ExtractIf`, and the
-// directory lookup of `SplitMap` (unchecked indexing, measured to pay off).
+// `unsafe` appears in four places, each with a `// SAFETY:` comment: forwarding std's
+// `get_disjoint_unchecked_mut`, the auto-trait impls of the set's `ExtractIf`, and, measured
+// to pay off, the directory lookup of `SplitMap` (unchecked indexing) and the test of a map's
+// off mark (`Gov::is_off`: one word of the handle read directly).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -436,6 +436,9 @@ where
     /// Counted as a lookup: a hit if the key is present, a miss if not.
     #[inline]
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V, S> {
+        if self.gov.is_off() {
+            return self.entry_ungoverned(key);
+        }
         if let Some(c) = self.gov.cell()
             && (self.base.len() as u64) < c.remove_watch.get()
         {
@@ -456,6 +459,20 @@ where
                 gov.record_lookup(false);
                 Entry::Vacant(VacantEntry::new(v, gov, len))
             }
+        }
+    }
+
+    /// [`entry`](Self::entry) in a map that found governance off: hashbrown's entry, which
+    /// may grow the table when a vacant entry is filled (nothing is counted).
+    #[inline(always)]
+    fn entry_ungoverned(&mut self, key: K) -> Entry<'_, K, V, S> {
+        let len = self.base.len();
+        let gov = &mut self.gov;
+        match self.base.entry(key) {
+            hashbrown::hash_map::Entry::Occupied(o) => {
+                Entry::Occupied(OccupiedEntry::new(o, gov, len))
+            }
+            hashbrown::hash_map::Entry::Vacant(v) => Entry::Vacant(VacantEntry::new(v, gov, len)),
         }
     }
 
@@ -1002,7 +1019,44 @@ mod tests {
         assert!(named.gov.is_off(), "a naming");
         assert!(grown.clone().gov.is_off(), "a copy");
         assert_eq!((grown.insert(1, 2), grown.insert(2, 3)), (Some(1), None));
+        // Through the ungoverned entry path, growing the table inside hashbrown.
+        for k in 0..100 {
+            *grown.entry(k).or_insert(0) += 10;
+        }
+        assert!(grown.gov.is_off(), "entries into an ungoverned map");
+        assert_eq!((grown.len(), grown[&1], grown[&99]), (100, 12, 10));
         println!("{OFF_CHILD_DONE}");
+    }
+
+    /// `Gov::is_off` reads the handle's pointer word alone: no governed handle may read as
+    /// ungoverned (the configuration of the test suite is on).
+    #[test]
+    fn no_governed_handle_reads_as_ungoverned() {
+        let bare: HashMap<u64, u64> = HashMap::new();
+        assert!(
+            bare.gov.is_bare() && !bare.gov.is_off(),
+            "bare, with its site"
+        );
+        let mut small: HashMap<u64, u64> = HashMap::new();
+        small.insert(1, 1);
+        assert!(small.gov.is_small() && !small.gov.is_off(), "small");
+        let mut exact: HashMap<u64, u64> = HashMap::new().count_every_lookup();
+        exact.insert(1, 1);
+        assert!(
+            exact.gov.cell().is_some() && !exact.gov.is_off(),
+            "every lookup counted"
+        );
+        let sampled: HashMap<u64, u64> = HashMap::with_capacity(1 << 16);
+        assert!(
+            sampled.gov.cell().is_some() && !sampled.gov.is_off(),
+            "sampled"
+        );
+        let mut e = HashMap::new().count_every_lookup();
+        *e.entry(1u64).or_insert(0u64) += 1;
+        assert!(
+            e.gov.cell().is_some() && !e.gov.is_off(),
+            "an entry's growth"
+        );
     }
 
     #[test]
