@@ -258,10 +258,9 @@ impl<'a, K, V, S> OccupiedEntry<'a, K, V, S> {
 impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
     /// Counts the insert of a new key into a map of `len` entries, before it is made.
     ///
-    /// [`HashMap::entry`](crate::HashMap::entry) made room for the key in a governed map, so
-    /// hashbrown's insert cannot grow the table or fail (for keys whose `Hash` and `Eq` agree,
-    /// as every hash map assumes), and counting first loses nothing. (In an ungoverned map,
-    /// which counts nothing, hashbrown's insert grows the table itself.) It lets the value be the last thing written
+    /// [`HashMap::entry`](crate::HashMap::entry) made room for the key, so hashbrown's insert
+    /// cannot grow the table or fail (for keys whose `Hash` and `Eq` agree, as every hash map
+    /// assumes), and counting first loses nothing. It lets the value be the last thing written
     /// before the caller gets its reference: counted after the write, the rare out-of-line
     /// call between the two made the compiler read the value back from memory in
     /// `*map.entry(k).or_insert(0) += 1`, which made that upsert into a pre-sized map take

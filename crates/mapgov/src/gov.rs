@@ -138,12 +138,17 @@ enum Handle {
 }
 
 // What `Gov::is_off` relies on besides `repr(u8)` (on 64-bit targets, where it reads the
-// handle's word): a handle is a tag and one 8-byte word, and an `Arc` is its pointer alone
-// (so its bytes at byte 8 are a non-null pointer).
+// handle's word): a handle is a tag and one 8-byte word; an `Arc` is 8-aligned (so it sits at
+// byte 8, not 4) and is its pointer alone (8 bytes), which is never null (`Option<Arc>` uses
+// the null value for `None`, so no `Arc` has it).
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(size_of::<Handle>() == 16 && align_of::<Handle>() == 8);
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(size_of::<Arc<MapCell>>() == size_of::<*const ()>());
+const _: () = assert!(
+    size_of::<Arc<MapCell>>() == 8
+        && align_of::<Arc<MapCell>>() == 8
+        && size_of::<Option<Arc<MapCell>>>() == 8
+);
 
 impl Handle {
     /// The handle for `cell` with lookups counted one in `lookup_sample`.
@@ -212,31 +217,36 @@ impl Gov {
     ///
     /// One comparison of the handle's pointer word with zero, and, where it is zero, the
     /// compiler told that the handle is `Bare(None)`, so that the code after the test folds
-    /// every later test of the handle away. Measured with `mapbench --suites big --modes off`
-    /// (three alternations): with the two tests `matches!` makes, and nothing told, the
-    /// foldhash entry upsert read 1.11–1.16 times hashbrown's; with this 1.04–1.06, the switch
-    /// floor 1.01–1.06.
+    /// every later test of the handle away. Measured with `mapbench --suites big,cache,small
+    /// --modes default,off --processes 1`, alternated three times with the build before, whose
+    /// `entry` ran the governed checks on an ungoverned map: the `MAPGOV=off` foldhash 1M entry
+    /// upsert read 1.13–1.15 times hashbrown's before and 1.03–1.06 with this test first (the
+    /// switch floor 1.00–1.05). Testing first with the two comparisons of `matches!` read
+    /// 1.07–1.08 and cost the default configuration's upsert about 4 %.
     #[cfg(target_pointer_width = "64")]
     #[inline(always)]
     #[allow(unsafe_code)]
     pub(crate) fn is_off(&self) -> bool {
-        // SAFETY: the handle is `repr(u8)` and 8-aligned, so each variant is a `repr(C)`
-        // struct whose bytes 8..16 hold a pointer-sized field, initialised and aligned: an
+        // SAFETY: the handle is `repr(u8)`, so each variant is laid out as a `repr(C)` struct
+        // of the tag and its fields in order; with the sizes and alignments asserted above,
+        // every variant's bytes 8..16 are one 8-byte, 8-aligned, initialised field (the
+        // handle is only ever written whole, or in `Small`'s count bytes 1..8): an
         // `Option<&Location>` (a nullable pointer, by `Option`'s guarantee for references),
-        // an `Arc` (its pointer alone, asserted above) or a `&SmallSite`. Reading them as a
-        // raw pointer reads a valid pointer value.
+        // an `Arc` (its pointer alone) or a `&SmallSite`. Reading them as a raw pointer reads
+        // a valid pointer value.
         let word = unsafe { (&raw const self.handle).cast::<*const ()>().add(1).read() };
         let off = word.is_null();
         if off {
-            // SAFETY: of those fields only `Bare`'s `Option` can be null (an `Arc`'s pointer
-            // and a reference never are), so a null word is `Bare(None)`.
+            // SAFETY: of those fields only `Bare`'s `Option` can be null (a reference never
+            // is, nor an `Arc`, asserted above), so a null word is `Bare(None)`.
             unsafe { std::hint::assert_unchecked(matches!(self.handle, Handle::Bare(None))) }
         }
         off
     }
 
-    /// [`is_off`](Self::is_off) on other targets, where the `Small` variant's counts do not
-    /// fit before its pointer: the handle's tag and word both tested.
+    /// [`is_off`](Self::is_off) on other targets, where the variants' pointers do not share
+    /// an offset (4 bytes in, or 8 after the `Small` variant's counts): the tag and the site
+    /// both tested.
     #[cfg(not(target_pointer_width = "64"))]
     #[inline(always)]
     pub(crate) fn is_off(&self) -> bool {
