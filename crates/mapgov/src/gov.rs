@@ -705,7 +705,7 @@ impl Gov {
     #[track_caller]
     pub(crate) fn for_clone<K, V>(&self, state: TableState) -> Gov {
         let mut gov = Gov::new();
-        if let Handle::Bare(_) = self.handle {
+        if self.is_bare() {
             if self.is_off() {
                 gov.set_off();
             }

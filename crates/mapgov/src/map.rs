@@ -444,10 +444,7 @@ where
         {
             self.policy_cold();
         }
-        // Like std (hashbrown's `rustc_entry`), make room only for an absent key.
-        if self.base.len() == self.base.capacity() && !self.base.contains_key(&key) {
-            self.resize_cold(|base| base.reserve(1));
-        }
+        self.make_room_for_absent(&key);
         let len = self.base.len();
         let gov = &mut self.gov;
         match self.base.entry(key) {
@@ -462,14 +459,21 @@ where
         }
     }
 
+    /// Like std (hashbrown's `rustc_entry`), makes room for one more key before an entry is
+    /// taken, only if `key` is absent: `entry`'s growth, governed or not.
+    #[inline(always)]
+    fn make_room_for_absent(&mut self, key: &K) {
+        if self.base.len() == self.base.capacity() && !self.base.contains_key(key) {
+            self.resize_cold(|base| base.reserve(1));
+        }
+    }
+
     /// [`entry`](Self::entry) in a map that found governance off: hashbrown's entry, with
     /// room made for an absent key as std makes it, and nothing counted. Inlined, like the
     /// governed path: out of line, the entry would come back through memory.
     #[inline(always)]
     fn entry_ungoverned(&mut self, key: K) -> Entry<'_, K, V, S> {
-        if self.base.len() == self.base.capacity() && !self.base.contains_key(&key) {
-            self.base.reserve(1);
-        }
+        self.make_room_for_absent(&key);
         let len = self.base.len();
         let gov = &mut self.gov;
         match self.base.entry(key) {
