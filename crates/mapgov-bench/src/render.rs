@@ -14,7 +14,7 @@ const HEADERS: [&str; 15] = [
     "vs hashbrown",
     "vs std",
     "A/A",
-    "switch floor",
+    "floor",
     "target",
     "",
     "split min/med/max",
@@ -80,8 +80,11 @@ fn cells(row: &Row) -> [String; 15] {
         format!("{:.3}", row.ratio_vs_hashbrown),
         format!("{:.3}", row.ratio_vs_std),
         format!("{:.3}", row.control_ratio_vs_hashbrown),
-        row.switch_ratio_vs_hashbrown
-            .map_or(String::new(), |r| format!("{r:.3}")),
+        match (row.switch_ratio_vs_hashbrown, &row.stall_floor) {
+            (Some(r), _) => format!("{r:.3}"),
+            (None, Some(stall)) => format!("stall {}", cell(stall, unit)),
+            (None, None) => String::new(),
+        },
         row.target.map_or(String::new(), |t| t.to_string()),
         status(row, Subject::Mapgov).to_owned(),
         cell(&row.variants.split, unit),
@@ -140,22 +143,39 @@ fn checked_value(row: &Row, subject: Subject) -> String {
     }
 }
 
-/// The switch floor against `HashMap`'s target on `row`, where it was timed: its ratio (or
-/// value) and whether it meets the target.
+/// The floor of `subject`'s target on `row`, where one was measured: the switch floor against
+/// `HashMap`'s target (its ratio, or value), or the machine's stall floor against
+/// `SplitMap`'s worst-insert target (prefixed `stall`), and whether it meets the target.
 fn floor_text(row: &Row, subject: Subject) -> String {
-    let (Subject::Mapgov, Some(ratio), Some(met), Some(median)) = (
-        subject,
-        row.switch_ratio_vs_hashbrown,
-        row.switch_met,
-        row.checked_floor_median(),
-    ) else {
-        return String::new();
-    };
-    let value = match row.target {
-        Some(Target::MaxValue(_)) => format!("{} {}", num(median, &row.unit), row.unit),
-        _ => format!("{ratio:.3}"),
-    };
-    format!("{value} {}", if met { "met" } else { "MISSED" })
+    let met = |met: bool| if met { "met" } else { "MISSED" };
+    match subject {
+        Subject::Mapgov => {
+            let (Some(ratio), Some(floor_met), Some(median)) = (
+                row.switch_ratio_vs_hashbrown,
+                row.switch_met,
+                row.checked_floor_median(),
+            ) else {
+                return String::new();
+            };
+            let value = match row.target {
+                Some(Target::MaxValue(_)) => format!("{} {}", num(median, &row.unit), row.unit),
+                _ => format!("{ratio:.3}"),
+            };
+            format!("{value} {}", met(floor_met))
+        }
+        Subject::Split => {
+            let (Some(median), Some(stall_met)) = (row.checked_stall_median(), row.stall_met)
+            else {
+                return String::new();
+            };
+            format!(
+                "stall {} {} {}",
+                num(median, &row.unit),
+                row.unit,
+                met(stall_met)
+            )
+        }
+    }
 }
 
 /// The target of `subject` on `row`, as text.
@@ -181,7 +201,12 @@ fn preamble(report: &Report) -> Vec<String> {
          error on the row; switch floor (MAPGOV=off only) = hashbrown's map behind a test of an \
          off switch in every operation (the least a map that can be switched off while the \
          process runs costs) over hashbrown, held to HashMap's target: where it meets a target \
-         HashMap misses, the miss is HashMap's in that loop; read it with the row's A/A"
+         HashMap misses, the miss is HashMap's in that loop; read it with the row's A/A; \
+         stall floor (SplitMap's worst insert, default configuration) = after each SplitMap \
+         growth, for as long as it took, the longest gap between two readings of the clock in a \
+         loop that does nothing else: what the machine alone (preemption, interrupts, the \
+         hypervisor) added to some iteration, held to the worst insert's target: where it \
+         misses it, no map's worst insert can meet it on this machine"
             .to_owned(),
     );
     let processes = report.modes.iter().map(|m| m.processes).max().unwrap_or(1);
@@ -256,15 +281,19 @@ pub fn table(report: &Report) -> String {
             row.control_ratio_vs_hashbrown,
             target_text(row, subject),
             status(row, subject),
-            match floor_text(row, subject) {
-                f if f.is_empty() => f,
-                f => format!("switch floor {f}"),
+            match (floor_text(row, subject), subject) {
+                (f, _) if f.is_empty() => f,
+                (f, Subject::Mapgov) => format!("switch floor {f}"),
+                (f, Subject::Split) => format!("machine {f}"),
             }
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(out, "{met} met, {missed} missed");
-    if let Some(floors) = floor_tally(report) {
+    for floors in [floor_tally(report), stall_tally(report)]
+        .into_iter()
+        .flatten()
+    {
         let _ = writeln!(out, "{floors}");
     }
     out
@@ -305,6 +334,26 @@ fn floor_tally(report: &Report) -> Option<String> {
     ))
 }
 
+/// The machine's stall floor against `SplitMap`'s worst-insert target, where it was measured
+/// (`None` if nowhere), in words: on how many rows the machine alone missed the target.
+fn stall_tally(report: &Report) -> Option<String> {
+    let stalls: Vec<bool> = report
+        .targets()
+        .filter(|&(_, _, s)| s == Subject::Split)
+        .filter_map(|(_, r, _)| r.stall_met)
+        .collect();
+    if stalls.is_empty() {
+        return None;
+    }
+    let missed = stalls.iter().filter(|met| !**met).count();
+    Some(format!(
+        "the machine's stall floor missed SplitMap's worst-insert target on {missed} of the {} \
+         rows it was measured on: there a loop that inserts nothing was kept from running \
+         longer than the target allows an insert",
+        stalls.len()
+    ))
+}
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -319,13 +368,17 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\n## Targets ({met} met, {missed} missed)\n\n{}\
-         | map | mode | hasher | workload | vs hashbrown (or value) | A/A | target | | switch floor |\n\
+         | map | mode | hasher | workload | vs hashbrown (or value) | A/A | target | | floor |\n\
          |---|---|---|---|---:|---:|---|---|---:|",
-        floor_tally(report).map_or(String::new(), |t| {
-            let mut t = md_escape(&t);
-            t[..1].make_ascii_uppercase();
-            format!("{t}.\n\n")
-        })
+        [floor_tally(report), stall_tally(report)]
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let mut t = md_escape(&t);
+                t[..1].make_ascii_uppercase();
+                format!("{t}.\n\n")
+            })
+            .collect::<String>()
     );
     for (mode, row, subject) in report.targets() {
         let _ = writeln!(
@@ -434,6 +487,47 @@ mod tests {
         assert!(
             one.contains("| big_insert | 1.010 | 1.000 | <= 1.05 | met |"),
             "{one}"
+        );
+    }
+
+    #[test]
+    fn the_split_worst_insert_target_shows_the_machines_stall_floor() {
+        let worst = |split: f64, stalls: Vec<f64>| {
+            row(Workload::GrowthWorst, 300.0, 300.0, split).with_stall_floor(stalls)
+        };
+        let rows = vec![worst(1.5, vec![1.2, 1.3, 1.25])];
+        let md = markdown(&report(rows.clone(), 1));
+        assert!(
+            md.contains(
+                "| SplitMap | default | std | growth_worst | 1.50 ms | 1.000 | <= 1 | MISSED | \
+                 stall 1.25 ms MISSED |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "The machine's stall floor missed SplitMap's worst-insert target on 1 of the 1 \
+                 rows it was measured on"
+            ),
+            "{md}"
+        );
+        // The mode's table shows the floor's samples in the floor column.
+        assert!(md.contains("| 1.000 | stall 1.20 / 1.25 / 1.30 |"), "{md}");
+        let text = table(&report(rows, 1));
+        assert!(text.contains("machine stall 1.25 ms MISSED"), "{text}");
+
+        // A quiet machine: the floor meets the target, the map's miss is its own.
+        let quiet = markdown(&report(vec![worst(1.5, vec![0.2])], 1));
+        assert!(quiet.contains("| MISSED | stall 0.20 ms met |"), "{quiet}");
+        assert!(quiet.contains("target on 0 of the 1 rows"), "{quiet}");
+        // Without a floor, nothing is said of one.
+        let none = markdown(&report(
+            vec![row(Workload::GrowthWorst, 300.0, 300.0, 1.5)],
+            1,
+        ));
+        assert!(
+            !none.contains("| stall") && !none.contains("stall floor missed"),
+            "{none}"
         );
     }
 

@@ -16,8 +16,10 @@ pub const FORMAT: &str = "mapbench";
 /// The format name of one child's report.
 pub const CHILD_FORMAT: &str = "mapbench-mode";
 /// The version of both formats (3: rows and modes record the child processes they merge; 4:
-/// rows hold the A/A control; 5: rows measured with governance off hold the switch floor).
-pub const VERSION: u32 = 5;
+/// rows hold the A/A control; 5: rows measured with governance off hold the switch floor; 6:
+/// the growth's worst-insert rows hold the machine's stall floor where `SplitMap`'s target
+/// applies).
+pub const VERSION: u32 = 6;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -468,6 +470,18 @@ pub struct Row {
     /// process runs meets it (in this loop, on this build).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch_met: Option<bool>,
+    /// The machine's stall floor, where `SplitMap`'s worst-insert target applies (the default
+    /// configuration's growth rows): after each `SplitMap` growth, for as long as that growth
+    /// took, a loop that does nothing but read the clock records the longest gap between two
+    /// readings, in the row's unit (ms). That is what the machine alone (preemption,
+    /// interrupts, the hypervisor) added to some iteration; a worst insert cannot be told
+    /// from it when it is no smaller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_floor: Option<Summary>,
+    /// Whether the stall floor meets `SplitMap`'s target on this row, where it was measured:
+    /// where it does not, the machine alone misses that target, whatever the map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_met: Option<bool>,
     /// The ratios each child process measured, when the mode ran in more than one
     /// (`--processes`); the row's ratios are then their medians. Empty for one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -495,6 +509,9 @@ pub struct ProcessRatios {
     /// The switch floor's median, in that process, where it was timed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch: Option<f64>,
+    /// The stall floor's median, in that process, where it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<f64>,
 }
 
 impl ProcessRatios {
@@ -552,8 +569,23 @@ impl Row {
             control_ratio_vs_hashbrown,
             switch_ratio_vs_hashbrown,
             switch_met,
+            stall_floor: None,
+            stall_met: None,
             per_process: Vec::new(),
         }
+    }
+
+    /// The row with the machine's stall floor (see [`Row::stall_floor`]): its samples, one
+    /// per `SplitMap` growth, held to `SplitMap`'s target on the row where that is a value.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `samples` is empty or holds a NaN.
+    pub fn with_stall_floor(mut self, samples: Vec<f64>) -> Row {
+        let floor = Summary::of(samples);
+        self.stall_met = stall_met(self.split_target, floor.median);
+        self.stall_floor = Some(floor);
+        self
     }
 
     /// One row from the same row measured in several child processes of one mode: every
@@ -609,6 +641,7 @@ impl Row {
                 control_vs_hashbrown: r.control_ratio_vs_hashbrown,
                 switch_vs_hashbrown: r.switch_ratio_vs_hashbrown,
                 switch: r.variants.switch.as_ref().map(|s| s.median),
+                stall: r.stall_floor.as_ref().map(|s| s.median),
             })
             .collect();
         let median_of = |pick: fn(&ProcessRatios) -> f64| {
@@ -626,6 +659,17 @@ impl Row {
         let split_met =
             split_target.map(|t| t.is_met(split_ratio_vs_hashbrown, median_of(|p| p.split)));
         let switch_met = target.zip(floor).map(|(t, (r, m))| t.is_met(r, m));
+        // Where every process measured the stall floor: its pooled samples, and the median of
+        // the processes' medians held to the target, as a map's value is.
+        let stall = median_if_all(per_process.iter().map(|p| p.stall));
+        let stall_floor = stall.map(|_| {
+            Summary::of(
+                rows.iter()
+                    .flat_map(|r| r.stall_floor.iter())
+                    .flat_map(|s| s.samples.iter().copied())
+                    .collect(),
+            )
+        });
         Row {
             hasher: first.hasher,
             workload: first.workload,
@@ -643,6 +687,8 @@ impl Row {
             control_ratio_vs_hashbrown: median_of(|p| p.control_vs_hashbrown),
             switch_ratio_vs_hashbrown,
             switch_met,
+            stall_floor,
+            stall_met: stall.and_then(|m| stall_met(split_target, m)),
             per_process,
         }
     }
@@ -673,6 +719,15 @@ impl Row {
         median_if_all(self.per_process.iter().map(|p| p.switch))
     }
 
+    /// The stall floor's value, as [`checked_median`](Row::checked_median) takes a map's,
+    /// where it was measured.
+    pub fn checked_stall_median(&self) -> Option<f64> {
+        if self.per_process.is_empty() {
+            return self.stall_floor.as_ref().map(|s| s.median);
+        }
+        median_if_all(self.per_process.iter().map(|p| p.stall))
+    }
+
     /// The ratio to hashbrown of `subject`'s median.
     pub fn ratio_of(&self, subject: Subject) -> f64 {
         match subject {
@@ -687,6 +742,15 @@ impl Row {
             Subject::Mapgov => self.target.zip(self.met),
             Subject::Split => self.split_target.zip(self.split_met),
         }
+    }
+}
+
+/// Whether a stall floor of median `median` meets `target`, where that is a value (the
+/// worst insert's): a ratio target has no floor of this kind.
+fn stall_met(target: Option<Target>, median: f64) -> Option<bool> {
+    match target {
+        Some(Target::MaxValue(limit)) => Some(median <= limit),
+        _ => None,
     }
 }
 
@@ -870,6 +934,15 @@ impl Report {
     }
 }
 
+#[cfg(test)]
+impl Row {
+    /// The samples of hashbrown, std, mapgov and split, as [`test_row`] takes them.
+    pub(crate) fn variants_samples(&self) -> [Vec<f64>; 4] {
+        let v = &self.variants;
+        [&v.hashbrown, &v.std, &v.mapgov, &v.split].map(|s| s.samples.clone())
+    }
+}
+
 /// A std-hasher row of `workload` (labelled with its id) from each variant's samples, in the
 /// order hashbrown, std, mapgov, split (the control measures what hashbrown does): for the
 /// tests of this crate.
@@ -968,6 +1041,54 @@ mod tests {
             samples,
             switch.map(|s| vec![s]),
         )
+    }
+
+    #[test]
+    fn the_stall_floor_is_held_to_the_split_worst_insert_target_and_merged_like_a_value() {
+        let worst = |split: f64, stalls: Vec<f64>| {
+            let samples = [vec![300.0], vec![300.0], vec![300.0], vec![split]];
+            test_row(Mode::Default, Workload::GrowthWorst, samples).with_stall_floor(stalls)
+        };
+        // SplitMap misses 1 ms at 1.4; the machine alone stalled 1.2 (median): it misses too.
+        let r = worst(1.4, vec![1.3, 0.2, 1.2]);
+        assert_eq!(r.split_met, Some(false));
+        assert_eq!(r.checked_stall_median(), Some(1.2));
+        assert_eq!(r.stall_met, Some(false));
+        // A quiet machine: the floor meets the target, so the miss is the map's.
+        assert_eq!(worst(1.4, vec![0.1, 0.3]).stall_met, Some(true));
+
+        // Process medians 1.2, 0.5 and 0.6: the median of medians, 0.6, meets the target,
+        // while the pooled samples' median (1.1) would miss it.
+        let rows = [
+            worst(1.4, vec![1.2, 1.1, 1.3]),
+            worst(0.9, vec![0.5, 1.1, 0.4]),
+            worst(0.9, vec![0.6, 1.1, 0.2]),
+        ];
+        let m = Row::merge(Mode::Default, &rows);
+        assert_eq!(m.stall_floor.as_ref().map(|s| s.samples.len()), Some(9));
+        assert_eq!(m.stall_floor.as_ref().map(|s| s.median), Some(1.1));
+        assert_eq!(m.checked_stall_median(), Some(0.6));
+        assert_eq!(m.stall_met, Some(true));
+        let each: Vec<Option<f64>> = m.per_process.iter().map(|p| p.stall).collect();
+        assert_eq!(each, [Some(1.2), Some(0.5), Some(0.6)]);
+
+        // A process that did not measure it: the merged row has none.
+        let plain = test_row(
+            Mode::Default,
+            Workload::GrowthWorst,
+            rows[0].variants_samples(),
+        );
+        let m = Row::merge(Mode::Default, &[rows[0].clone(), plain]);
+        assert_eq!(m.checked_stall_median(), None);
+        assert_eq!((m.stall_floor, m.stall_met), (None, None));
+
+        // Where SplitMap's target is a ratio (or there is none), the floor has no verdict.
+        let p999 = test_row(
+            Mode::Default,
+            Workload::GrowthP999,
+            rows[0].variants_samples(),
+        );
+        assert_eq!(p999.with_stall_floor(vec![1.0]).stall_met, None);
     }
 
     #[test]

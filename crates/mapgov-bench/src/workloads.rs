@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::alloc;
 use crate::keys::{SplitMix64, wrapping_sum};
 use crate::maps::{BenchHasher, BenchMap, HasherKind, Variant};
-use crate::report::{ConfigInfo, Mode, ModeReport, Row, Summary, Variants, Workload};
+use crate::report::{ConfigInfo, Mode, ModeReport, Row, Summary, Target, Variants, Workload};
 
 /// A group of workloads that share their setup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -224,19 +224,23 @@ fn count(n: usize) -> String {
     }
 }
 
-/// Samples collected per workload and variant.
+/// Samples collected per workload and variant, and the machine's stall floor.
 #[derive(Debug, Default)]
-struct Samples(BTreeMap<(Workload, Variant), Vec<f64>>);
+struct Samples {
+    by_variant: BTreeMap<(Workload, Variant), Vec<f64>>,
+    /// The stall floor after each `SplitMap` growth, where it was measured (ms).
+    stalls: Vec<f64>,
+}
 
 impl Samples {
     fn push(&mut self, variant: Variant, measured: Vec<(Workload, f64)>) {
         for (w, x) in measured {
-            self.0.entry((w, variant)).or_default().push(x);
+            self.by_variant.entry((w, variant)).or_default().push(x);
         }
     }
 
     fn take(&mut self, w: Workload, v: Variant) -> Vec<f64> {
-        self.0
+        self.by_variant
             .remove(&(w, v))
             .unwrap_or_else(|| panic!("no samples for {w} / {}", v.name()))
     }
@@ -293,13 +297,15 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
     let start = Instant::now();
     let config = ConfigInfo::from(&mapgov::current_config());
     let timed = variants_of(mode);
+    // The machine's stall floor is measured where SplitMap's worst insert has a target.
+    let stalls = Target::for_split_row(mode, Workload::GrowthWorst).is_some();
     let mut rows = Vec::new();
     for hasher in HasherKind::ALL {
         let mut say = |suite: &str| progress(&format!("[{mode}/{}] {suite}", hasher.name()));
         let mut samples = match hasher {
-            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, timed, &mut say),
+            HasherKind::Std => run_hasher::<std::hash::RandomState>(plan, timed, stalls, &mut say),
             HasherKind::Foldhash => {
-                run_hasher::<foldhash::fast::RandomState>(plan, timed, &mut say)
+                run_hasher::<foldhash::fast::RandomState>(plan, timed, stalls, &mut say)
             }
         };
         for w in Workload::ALL {
@@ -316,7 +322,14 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
                     .contains(&Variant::Switch)
                     .then(|| Summary::of(samples.take(w, Variant::Switch))),
             };
-            rows.push(Row::new(mode, hasher, w, plan.label(w), variants));
+            let row = Row::new(mode, hasher, w, plan.label(w), variants);
+            rows.push(
+                if w == Workload::GrowthWorst && !samples.stalls.is_empty() {
+                    row.with_stall_floor(std::mem::take(&mut samples.stalls))
+                } else {
+                    row
+                },
+            );
         }
     }
     ModeReport {
@@ -328,9 +341,12 @@ pub fn run_mode(mode: Mode, plan: &Plan, progress: &mut dyn FnMut(&str)) -> Mode
     }
 }
 
+/// Measures the suites of `plan` with hasher `S`; with `stalls`, the machine's stall floor
+/// after each `SplitMap` growth too.
 fn run_hasher<S: BenchHasher>(
     plan: &Plan,
     variants: &[Variant],
+    stalls: bool,
     say: &mut dyn FnMut(&str),
 ) -> Samples {
     let mut out = Samples::default();
@@ -377,9 +393,19 @@ fn run_hasher<S: BenchHasher>(
         let growth_keys = rng.keys(plan.growth);
         // Touch every page of the latency buffer before timing anything with it.
         let mut latencies = vec![1u32; plan.growth];
+        let mut stall_samples = Vec::new();
         interleaved(variants, plan.reps_growth, false, &mut out, |v| {
-            for_variant!(v, S, growth_suite(&growth_keys, &mut latencies))
+            let measured = for_variant!(v, S, growth_suite(&growth_keys, &mut latencies));
+            if stalls && v == Variant::Split {
+                let total = measured
+                    .iter()
+                    .find(|(w, _)| *w == Workload::GrowthTotal)
+                    .map_or(0.0, |&(_, ms)| ms);
+                stall_samples.push(stall_floor(Duration::from_secs_f64(total / 1e3)));
+            }
+            measured
         });
+        out.stalls = stall_samples;
     }
     out
 }
@@ -740,6 +766,24 @@ fn growth_suite<S: BenchHasher, M: BenchMap<S>>(
     ]
 }
 
+/// The machine's stall floor over `duration`: the longest gap, in ms, between two readings of
+/// the clock in a loop that does nothing else (what [`insert_timed`] would read for an insert
+/// that took no time), so the longest the machine alone kept this thread from running.
+#[inline(never)]
+fn stall_floor(duration: Duration) -> f64 {
+    let start = Instant::now();
+    let mut prev = start;
+    let mut worst = Duration::ZERO;
+    loop {
+        let now = Instant::now();
+        worst = worst.max(now - prev);
+        prev = now;
+        if now - start >= duration {
+            return worst.as_secs_f64() * 1e3;
+        }
+    }
+}
+
 /// Inserts every key, writing each insert's duration (ns) to `lat`; returns the total.
 #[inline(never)]
 fn insert_timed<S: BenchHasher, M: BenchMap<S>>(
@@ -812,6 +856,18 @@ fn memory_suite<S: BenchHasher, M: BenchMap<S>>(plan: &Plan, keys: &[u64]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stall_floor_runs_for_its_duration_and_reports_a_gap_within_it() {
+        let start = Instant::now();
+        let worst = stall_floor(Duration::from_millis(20));
+        let elapsed = start.elapsed().as_secs_f64() * 1e3;
+        assert!(elapsed >= 20.0, "ran {elapsed} ms");
+        assert!(
+            worst > 0.0 && worst <= elapsed,
+            "worst gap {worst} ms of {elapsed}"
+        );
+    }
 
     #[test]
     fn counts_are_labelled_compactly() {

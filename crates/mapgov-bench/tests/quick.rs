@@ -128,6 +128,24 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
             .all(|m| m.rows.iter().all(|r| r.split_target.is_none()))
     );
 
+    // The machine's stall floor is measured after each SplitMap growth where SplitMap's worst
+    // insert has its target (the default mode), and held to it; nowhere else.
+    for hasher in HasherKind::ALL {
+        let worst = default
+            .row(hasher, mapgov_bench::Workload::GrowthWorst)
+            .unwrap();
+        let stall = worst.stall_floor.as_ref().expect("a stall floor");
+        assert_eq!(stall.samples.len(), worst.variants.split.samples.len());
+        assert!(stall.samples.iter().all(|&ms| ms > 0.0 && ms.is_finite()));
+        assert_eq!(worst.stall_met, Some(stall.median <= 1.0));
+    }
+    assert!(report.modes.iter().all(|m| {
+        m.rows.iter().all(|r| {
+            let expected = m.mode == Mode::Default && r.workload.id() == "growth_worst";
+            r.stall_floor.is_some() == expected && r.stall_met.is_some() == expected
+        })
+    }));
+
     // Governance off costs no memory at all; exact tracking costs some.
     let heap = |mode: Mode, variant: &str| {
         let m = report.modes.iter().find(|m| m.mode == mode).unwrap();
