@@ -470,12 +470,12 @@ pub struct Row {
     /// process runs meets it (in this loop, on this build).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch_met: Option<bool>,
-    /// The machine's stall floor, where `SplitMap`'s worst-insert target applies (the default
-    /// configuration's growth rows): after each `SplitMap` growth, for as long as that growth
-    /// took, a loop that does nothing but read the clock records the longest gap between two
-    /// readings, in the row's unit (ms). That is what the machine alone (preemption,
-    /// interrupts, the hypervisor) added to some iteration; a worst insert cannot be told
-    /// from it when it is no smaller.
+    /// The machine's stall floor, on the worst-insert row where `SplitMap`'s target applies
+    /// (the default configuration): after each `SplitMap` growth, with the grown map still
+    /// held, for as long as that growth took, a loop that does nothing but read the clock
+    /// records the longest gap between two readings, in the row's unit (ms). That is what the
+    /// machine alone (preemption, interrupts, the hypervisor) kept a thread from running in a
+    /// run that long; a worst insert no larger than it cannot be told from the machine's noise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_floor: Option<Summary>,
     /// Whether the stall floor meets `SplitMap`'s target on this row, where it was measured:
@@ -748,10 +748,9 @@ impl Row {
 /// Whether a stall floor of median `median` meets `target`, where that is a value (the
 /// worst insert's): a ratio target has no floor of this kind.
 fn stall_met(target: Option<Target>, median: f64) -> Option<bool> {
-    match target {
-        Some(Target::MaxValue(limit)) => Some(median <= limit),
-        _ => None,
-    }
+    target
+        .filter(|t| matches!(t, Target::MaxValue(_)))
+        .map(|t| t.is_met(f64::NAN, median))
 }
 
 /// The median of `values` if every one is present.

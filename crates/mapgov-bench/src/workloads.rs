@@ -395,14 +395,10 @@ fn run_hasher<S: BenchHasher>(
         let mut latencies = vec![1u32; plan.growth];
         let mut stall_samples = Vec::new();
         interleaved(variants, plan.reps_growth, false, &mut out, |v| {
-            let measured = for_variant!(v, S, growth_suite(&growth_keys, &mut latencies));
-            if stalls && v == Variant::Split {
-                let total = measured
-                    .iter()
-                    .find(|(w, _)| *w == Workload::GrowthTotal)
-                    .map_or(0.0, |&(_, ms)| ms);
-                stall_samples.push(stall_floor(Duration::from_secs_f64(total / 1e3)));
-            }
+            let stall = stalls && v == Variant::Split;
+            let (measured, floor) =
+                for_variant!(v, S, growth_suite(&growth_keys, &mut latencies, stall));
+            stall_samples.extend(floor);
             measured
         });
         out.stalls = stall_samples;
@@ -738,10 +734,14 @@ fn quantile(xs: &mut [u32], q: f64) -> u32 {
     *xs.select_nth_unstable(rank - 1).1
 }
 
+/// Grows one map to `keys.len()` entries, timing each insert; with `stall`, also measures the
+/// machine's stall floor (ms) for as long as the growth took, with the grown map still held
+/// (so that the loop does not run while the allocator and the kernel take back its memory).
 fn growth_suite<S: BenchHasher, M: BenchMap<S>>(
     keys: &[u64],
     latencies: &mut [u32],
-) -> Vec<(Workload, f64)> {
+    stall: bool,
+) -> (Vec<(Workload, f64)>, Option<f64>) {
     let n = keys.len();
     let lat = &mut latencies[..n];
     let mut m = M::new_map();
@@ -753,33 +753,36 @@ fn growth_suite<S: BenchHasher, M: BenchMap<S>>(
     alloc::stop();
     black_box(&mut m);
     check(m.size() == n, "map grown to its size");
+    let floor = stall.then(|| longest_gap(total, Instant::now).as_secs_f64() * 1e3);
     drop(m);
     let worst = lat.iter().copied().max().unwrap_or(0);
     let p9999 = quantile(lat, 0.9999);
     let p999 = quantile(lat, 0.999);
-    vec![
+    let measured = vec![
         (Workload::GrowthWorst, f64::from(worst) / 1e6),
         (Workload::GrowthP9999, f64::from(p9999)),
         (Workload::GrowthP999, f64::from(p999)),
         (Workload::GrowthTotal, total.as_secs_f64() * 1e3),
         (Workload::GrowthPeakBytes, peak as f64),
-    ]
+    ];
+    (measured, floor)
 }
 
-/// The machine's stall floor over `duration`: the longest gap, in ms, between two readings of
-/// the clock in a loop that does nothing else (what [`insert_timed`] would read for an insert
-/// that took no time), so the longest the machine alone kept this thread from running.
+/// The machine's stall floor: reads `clock` in a loop that does nothing else until `duration`
+/// has passed since its first reading, and returns the longest gap between two readings
+/// (what [`insert_timed`] would read for an insert that took no time), so the longest the
+/// machine alone kept this thread from running.
 #[inline(never)]
-fn stall_floor(duration: Duration) -> f64 {
-    let start = Instant::now();
+fn longest_gap(duration: Duration, mut clock: impl FnMut() -> Instant) -> Duration {
+    let start = clock();
     let mut prev = start;
-    let mut worst = Duration::ZERO;
+    let mut longest = Duration::ZERO;
     loop {
-        let now = Instant::now();
-        worst = worst.max(now - prev);
+        let now = clock();
+        longest = longest.max(now - prev);
         prev = now;
         if now - start >= duration {
-            return worst.as_secs_f64() * 1e3;
+            return longest;
         }
     }
 }
@@ -858,15 +861,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_stall_floor_runs_for_its_duration_and_reports_a_gap_within_it() {
-        let start = Instant::now();
-        let worst = stall_floor(Duration::from_millis(20));
-        let elapsed = start.elapsed().as_secs_f64() * 1e3;
-        assert!(elapsed >= 20.0, "ran {elapsed} ms");
-        assert!(
-            worst > 0.0 && worst <= elapsed,
-            "worst gap {worst} ms of {elapsed}"
+    fn the_stall_floor_is_the_longest_gap_between_readings_until_its_duration_passed() {
+        let base = Instant::now();
+        let ms = |m: u64| base + Duration::from_millis(m);
+        // Readings 0, 1, 2, 9 (a 7 ms stall), 10, 11, 13 (past 12 ms: the last one read).
+        let mut readings = [0, 1, 2, 9, 10, 11, 13, 30, 100].map(ms).into_iter();
+        let mut read = 0;
+        let clock = || {
+            read += 1;
+            readings.next().expect("read past the end")
+        };
+        assert_eq!(
+            longest_gap(Duration::from_millis(12), clock),
+            Duration::from_millis(7)
         );
+        assert_eq!(read, 7);
+        // A stall that ends the loop counts too.
+        let mut rest = [30, 31, 100].map(ms).into_iter();
+        assert_eq!(
+            longest_gap(Duration::from_millis(50), || rest.next().unwrap()),
+            Duration::from_millis(69)
+        );
+        // On the real clock it runs for its duration, and the gap lies within it.
+        let start = Instant::now();
+        let gap = longest_gap(Duration::from_millis(5), Instant::now);
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(5));
+        assert!(gap <= elapsed, "gap {gap:?} of {elapsed:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use mapgov_bench::{FORMAT, HasherKind, Mode, Report, VERSION};
+use mapgov_bench::{FORMAT, HasherKind, Mode, Report, VERSION, Workload};
 
 /// The workload ids the issue asks for, written out here (not taken from the library) so that
 /// dropping one from the harness fails this test.
@@ -131,9 +131,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     // The machine's stall floor is measured after each SplitMap growth where SplitMap's worst
     // insert has its target (the default mode), and held to it; nowhere else.
     for hasher in HasherKind::ALL {
-        let worst = default
-            .row(hasher, mapgov_bench::Workload::GrowthWorst)
-            .unwrap();
+        let worst = default.row(hasher, Workload::GrowthWorst).unwrap();
         let stall = worst.stall_floor.as_ref().expect("a stall floor");
         assert_eq!(stall.samples.len(), worst.variants.split.samples.len());
         assert!(stall.samples.iter().all(|&ms| ms > 0.0 && ms.is_finite()));
@@ -141,7 +139,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     }
     assert!(report.modes.iter().all(|m| {
         m.rows.iter().all(|r| {
-            let expected = m.mode == Mode::Default && r.workload.id() == "growth_worst";
+            let expected = m.mode == Mode::Default && r.workload == Workload::GrowthWorst;
             r.stall_floor.is_some() == expected && r.stall_met.is_some() == expected
         })
     }));
@@ -149,9 +147,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     // Governance off costs no memory at all; exact tracking costs some.
     let heap = |mode: Mode, variant: &str| {
         let m = report.modes.iter().find(|m| m.mode == mode).unwrap();
-        let row = m
-            .row(HasherKind::Std, mapgov_bench::Workload::HeapSmall)
-            .unwrap();
+        let row = m.row(HasherKind::Std, Workload::HeapSmall).unwrap();
         row.variants
             .get(match variant {
                 "hashbrown" => mapgov_bench::Variant::Hashbrown,
@@ -167,11 +163,7 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
 
     // The A/A control is hashbrown's map: the same size and heap, in every mode.
     for m in &report.modes {
-        for w in [
-            mapgov_bench::Workload::SizeOf,
-            mapgov_bench::Workload::HeapSmall,
-            mapgov_bench::Workload::HeapTracked,
-        ] {
+        for w in [Workload::SizeOf, Workload::HeapSmall, Workload::HeapTracked] {
             let row = m.row(HasherKind::Std, w).unwrap();
             assert_eq!(
                 row.variants.control.median, row.variants.hashbrown.median,
