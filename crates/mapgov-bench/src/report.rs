@@ -479,7 +479,7 @@ pub struct Row {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_floor: Option<Summary>,
     /// Whether the stall floor meets `SplitMap`'s target on this row, where it was measured:
-    /// where it does not, the machine alone misses that target, whatever the map.
+    /// where it does not, a loop with no map at all missed that target in a run as long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_met: Option<bool>,
     /// The ratios each child process measured, when the mode ran in more than one
