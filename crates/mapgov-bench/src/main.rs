@@ -31,7 +31,7 @@ enum Format {
     Table,
     /// Markdown tables (for BENCHMARKS.md and issue notes).
     Markdown,
-    /// The whole report as JSON (format "mapbench", version 5).
+    /// The whole report as JSON (format "mapbench"; the report states its version).
     Json,
 }
 
