@@ -621,14 +621,7 @@ impl Row {
             mapgov: pool(|v| &v.mapgov),
             split: pool(|v| &v.split),
             control: pool(|v| &v.control),
-            switch: rows.iter().all(|r| r.variants.switch.is_some()).then(|| {
-                Summary::of(
-                    rows.iter()
-                        .flat_map(|r| r.variants.switch.iter())
-                        .flat_map(|s| s.samples.iter().copied())
-                        .collect(),
-                )
-            }),
+            switch: pool_if_all(rows, |r| r.variants.switch.as_ref()),
         };
         let per_process: Vec<ProcessRatios> = rows
             .iter()
@@ -662,14 +655,7 @@ impl Row {
         // Where every process measured the stall floor: its pooled samples, and the median of
         // the processes' medians held to the target, as a map's value is.
         let stall = median_if_all(per_process.iter().map(|p| p.stall));
-        let stall_floor = stall.map(|_| {
-            Summary::of(
-                rows.iter()
-                    .flat_map(|r| r.stall_floor.iter())
-                    .flat_map(|s| s.samples.iter().copied())
-                    .collect(),
-            )
-        });
+        let stall_floor = pool_if_all(rows, |r| r.stall_floor.as_ref());
         Row {
             hasher: first.hasher,
             workload: first.workload,
@@ -713,19 +699,27 @@ impl Row {
     /// The switch floor's value, as [`checked_median`](Row::checked_median) takes a map's,
     /// where it was timed.
     pub fn checked_floor_median(&self) -> Option<f64> {
-        if self.per_process.is_empty() {
-            return self.variants.switch.as_ref().map(|s| s.median);
-        }
-        median_if_all(self.per_process.iter().map(|p| p.switch))
+        self.checked_optional(self.variants.switch.as_ref(), |p| p.switch)
     }
 
     /// The stall floor's value, as [`checked_median`](Row::checked_median) takes a map's,
     /// where it was measured.
     pub fn checked_stall_median(&self) -> Option<f64> {
+        self.checked_optional(self.stall_floor.as_ref(), |p| p.stall)
+    }
+
+    /// The value a target is checked against for a floor measured in some runs only: its own
+    /// median in one process (`own`), or the median of the processes' (`pick`) where every
+    /// process measured it.
+    fn checked_optional(
+        &self,
+        own: Option<&Summary>,
+        pick: fn(&ProcessRatios) -> Option<f64>,
+    ) -> Option<f64> {
         if self.per_process.is_empty() {
-            return self.stall_floor.as_ref().map(|s| s.median);
+            return own.map(|s| s.median);
         }
-        median_if_all(self.per_process.iter().map(|p| p.stall))
+        median_if_all(self.per_process.iter().map(pick))
     }
 
     /// The ratio to hashbrown of `subject`'s median.
@@ -751,6 +745,15 @@ fn stall_met(target: Option<Target>, median: f64) -> Option<bool> {
     target
         .filter(|t| matches!(t, Target::MaxValue(_)))
         .map(|t| t.is_met(f64::NAN, median))
+}
+
+/// Every row's samples of a summary that some rows may lack (`pick`), pooled, if every row
+/// has it.
+fn pool_if_all(rows: &[Row], pick: fn(&Row) -> Option<&Summary>) -> Option<Summary> {
+    rows.iter()
+        .map(pick)
+        .collect::<Option<Vec<&Summary>>>()
+        .map(|all| Summary::of(all.iter().flat_map(|s| s.samples.iter().copied()).collect()))
 }
 
 /// The median of `values` if every one is present.

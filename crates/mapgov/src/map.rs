@@ -445,18 +445,7 @@ where
             self.policy_cold();
         }
         self.make_room_for_absent(&key);
-        let len = self.base.len();
-        let gov = &mut self.gov;
-        match self.base.entry(key) {
-            hashbrown::hash_map::Entry::Occupied(o) => {
-                gov.record_lookup(true);
-                Entry::Occupied(OccupiedEntry::new(o, gov, len))
-            }
-            hashbrown::hash_map::Entry::Vacant(v) => {
-                gov.record_lookup(false);
-                Entry::Vacant(VacantEntry::new(v, gov, len))
-            }
-        }
+        self.wrap_entry(key, |gov, hit| gov.record_lookup(hit))
     }
 
     /// Like std (hashbrown's `rustc_entry`), makes room for one more key before an entry is
@@ -474,13 +463,24 @@ where
     #[inline(always)]
     fn entry_ungoverned(&mut self, key: K) -> Entry<'_, K, V, S> {
         self.make_room_for_absent(&key);
+        self.wrap_entry(key, |_, _| {})
+    }
+
+    /// hashbrown's entry for `key` (room already made), wrapped with the governor and the
+    /// length before it; `looked_up` sees whether the key was present, before the wrap.
+    #[inline(always)]
+    fn wrap_entry(&mut self, key: K, looked_up: impl FnOnce(&mut Gov, bool)) -> Entry<'_, K, V, S> {
         let len = self.base.len();
         let gov = &mut self.gov;
         match self.base.entry(key) {
             hashbrown::hash_map::Entry::Occupied(o) => {
+                looked_up(gov, true);
                 Entry::Occupied(OccupiedEntry::new(o, gov, len))
             }
-            hashbrown::hash_map::Entry::Vacant(v) => Entry::Vacant(VacantEntry::new(v, gov, len)),
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                looked_up(gov, false);
+                Entry::Vacant(VacantEntry::new(v, gov, len))
+            }
         }
     }
 
