@@ -857,11 +857,29 @@ pub(crate) fn table_bytes_for_buckets(buckets: usize, size: usize, align: usize)
         .unwrap_or(usize::MAX)
 }
 
+/// Which of the thread's lookup countdowns a lookup decrements: the one for the way its map
+/// counts lookups ([`countdown_ran_out`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Countdown {
+    /// Maps that count nothing (no cell yet, or governance off): re-armed to `u32::MAX` when it
+    /// runs out, about once in four billion of their lookups.
+    Idle,
+    /// Maps that count every lookup: always 1 before a lookup, so every lookup runs it out.
+    Exact,
+    /// Maps that sample their lookups: lookups on such maps left on this thread until the next
+    /// sampled one, including it; a geometric draw ([`sample`]).
+    Sampled,
+}
+
 thread_local! {
-    /// Lookups on sampled maps left on this thread until the next sampled one, including it
-    /// (never 0 between two lookups; it starts at 1 so that the first lookup draws the first
-    /// interval).
-    static COUNTDOWN: Cell<u32> = const { Cell::new(1) };
+    // The thread's countdowns, one per `Countdown`, each in a thread-local of its own: picked
+    // by a `match`, a lookup loop holds the chosen one's address and decrements it in place
+    // (indexed in one array, the decrement took an index register and was measured slower).
+    // None is 0 between two lookups; each starts at 1, so that its first lookup arms it (and
+    // draws the thread's first sampling interval).
+    static IDLE: Cell<u32> = const { Cell::new(1) };
+    static EXACT: Cell<u32> = const { Cell::new(1) };
+    static SAMPLED: Cell<u32> = const { Cell::new(1) };
     /// The thread's sampler state (0: not seeded yet).
     static SAMPLER: Cell<u32> = const { Cell::new(0) };
 }
@@ -876,20 +894,38 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
     counter.fetch_add(1, Relaxed);
 }
 
-/// Decrements the thread's countdown; whether it ran out (this lookup may be the sampled one).
+/// Decrements one of the thread's countdowns; whether it ran out (the lookup is then counted
+/// out of line).
 ///
 /// Lookups on maps that sample them (one in N: `lookup_sample`) are counted like this: each is
 /// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
 /// of maps or keys can alias with it) and a sampled lookup adds N, so the counters are unbiased
-/// estimates and only about one lookup in N writes to shared memory. The common case is this
-/// decrement and a branch; the cell or site is read only by the sampled lookup ([`sample`]).
+/// estimates and only about one lookup in N writes to shared memory. Maps that count every
+/// lookup, and maps that count none, decrement countdowns of their own, so that the common case
+/// of every lookup is this decrement and a branch; the cell or site is read only by a lookup
+/// that runs its countdown out.
 #[inline(always)]
-pub(crate) fn countdown_ran_out() -> bool {
-    COUNTDOWN.with(|c| {
+pub(crate) fn countdown_ran_out(which: Countdown) -> bool {
+    let run_out = |c: &Cell<u32>| {
         let left = c.get().wrapping_sub(1);
         c.set(left);
         left == 0
-    })
+    };
+    match which {
+        Countdown::Idle => IDLE.with(run_out),
+        Countdown::Exact => EXACT.with(run_out),
+        Countdown::Sampled => SAMPLED.with(run_out),
+    }
+}
+
+/// Sets one of the thread's countdowns (after it ran out).
+#[inline]
+pub(crate) fn rearm_countdown(which: Countdown, lookups: u32) {
+    match which {
+        Countdown::Idle => IDLE.with(|c| c.set(lookups)),
+        Countdown::Exact => EXACT.with(|c| c.set(lookups)),
+        Countdown::Sampled => SAMPLED.with(|c| c.set(lookups)),
+    }
 }
 
 /// Where a sampled lookup is counted.
@@ -918,7 +954,7 @@ pub(crate) fn sample(target: Sampled<'_>, hit: bool) {
         state = xorshift(state);
         SAMPLER.with(|s| s.set(state));
         if first > 1 {
-            COUNTDOWN.with(|c| c.set(first - 1));
+            rearm_countdown(Countdown::Sampled, first - 1);
             return;
         }
     }
@@ -933,7 +969,7 @@ pub(crate) fn sample(target: Sampled<'_>, hit: bool) {
             crate::batch::add_with(site.site, |d| d.totals[i] += i64::from(rate));
         }
     }
-    COUNTDOWN.with(|c| c.set(next_interval(state, rate)));
+    rearm_countdown(Countdown::Sampled, next_interval(state, rate));
     SAMPLER.with(|s| s.set(xorshift(state)));
 }
 

@@ -362,12 +362,15 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
     }
     assert_eq!(sampled.stats().unwrap().lookup_sample, 32);
     assert_eq!(exact.stats().unwrap().lookup_sample, 1);
-    let maps = Arc::new((sampled, exact));
+    // A map that counts nothing (it has no table yet) looked up in the same loop: each kind of
+    // map runs its own countdown, so its lookups neither delay nor bring forward the others'.
+    let empty: HashMap<u64, u64> = HashMap::new();
+    let maps = Arc::new((sampled, exact, empty));
     let readers: Vec<_> = (0..2u64)
         .map(|t| {
             let maps = maps.clone();
             thread::spawn(move || {
-                let (sampled, exact) = &*maps;
+                let (sampled, exact, empty) = &*maps;
                 let mut hits = 0u64;
                 for i in 0..PER_THREAD {
                     let k = (i * 7 + t) % SPAN;
@@ -376,6 +379,7 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
                     } else {
                         sampled.contains_key(&k)
                     };
+                    assert!(empty.get(&k).is_none());
                     let b = exact.get(&k).is_some();
                     assert_eq!(a, b);
                     hits += u64::from(a);
@@ -386,7 +390,8 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
         .collect();
     let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     let misses = 2 * PER_THREAD - hits;
-    let (sampled, exact) = &*maps;
+    let (sampled, exact, empty) = &*maps;
+    assert!(empty.stats().is_none(), "the empty map stayed untracked");
 
     let e = exact.stats().unwrap();
     assert_eq!((e.hits, e.misses), (hits, misses), "exact counting");
