@@ -644,7 +644,7 @@ impl Gov {
             // A map already past a new budget is reported now, not at its next insert. (A shrink
             // this asks for waits for the next operation through the map.)
             let len = state.len as u64;
-            if len > cell.insert_limit.get() || len < cell.remove_watch.get() {
+            if cell.outside_limits(len) {
                 let _ = crate::policy::on_limit(cell, len);
             }
         }

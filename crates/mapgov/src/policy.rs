@@ -243,8 +243,20 @@ impl MapCell {
         {
             watch = watch.max(max.saturating_add(1));
         }
-        self.insert_limit.set(insert_limit);
         self.remove_watch.set(watch);
+        self.insert_span.set(insert_span(watch, insert_limit));
+    }
+}
+
+/// The `insert_span` that makes [`MapCell::outside_limits`] true exactly when `len < watch`
+/// or `len > limit`, for any length a map can have (at most `isize::MAX`): the range's width
+/// plus one (saturated: with no limits, `len - 0` never reaches `u64::MAX`), or 0, always
+/// outside, when the range is empty.
+fn insert_span(watch: u64, limit: u64) -> u64 {
+    if limit >= watch {
+        (limit - watch).saturating_add(1)
+    } else {
+        0
     }
 }
 
@@ -368,6 +380,55 @@ fn report_crossing(
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&crossing)));
         if result.is_err() && !cell.callback_panicked.swap(true, Relaxed) {
             eprintln!("mapgov: a budget callback panicked; the map was not affected");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::SiteCell;
+
+    #[test]
+    fn one_comparison_finds_a_length_outside_the_watch_and_the_budget() {
+        let site: &'static SiteCell = Box::leak(Box::new(SiteCell::new(
+            "policy.rs",
+            1,
+            1,
+            None,
+            false,
+            "u64",
+            "u64",
+        )));
+        let cell = MapCell::acquire::<u64, u64>(site, 1);
+        // Every length a map can have (at most `isize::MAX`), every watch and budget.
+        let longest = isize::MAX as u64;
+        let lens = [0, 1, 2, 3, 7, 8, 9, longest / 2, longest - 1, longest];
+        let limits = [
+            0,
+            1,
+            2,
+            3,
+            7,
+            8,
+            9,
+            longest,
+            longest + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for watch in limits {
+            for limit in limits {
+                cell.remove_watch.set(watch);
+                cell.insert_span.set(insert_span(watch, limit));
+                for len in lens.into_iter().chain(0..12) {
+                    assert_eq!(
+                        cell.outside_limits(len),
+                        len < watch || len > limit,
+                        "len {len}, watch {watch}, limit {limit}"
+                    );
+                }
+            }
         }
     }
 }
