@@ -266,16 +266,13 @@ impl Gov {
 
     /// Counts one lookup (a hit or a miss), sampled or exactly as the map counts them.
     ///
-    /// One decrement of a thread-local countdown and one branch, whatever the handle: the
-    /// handle only picks which countdown (in a loop of lookups on one map, once before the
-    /// loop). A sampled map's runs out one lookup in N on average, an exact map's on every
-    /// lookup, a bare map's almost never; what runs out is counted out of line. Before, a test
-    /// of the handle's tag came first, and only sampled maps decremented a countdown: in the
-    /// default configuration every lookup paid both (`mapbench --suites big,cache`, foldhash:
-    /// 4K get hit 1.17 → 1.13 of hashbrown's time, 1M get miss 1.21 → 1.15, two threads on the
-    /// 4K map 0.83 → 0.90 of its throughput). A map with governance off now pays the decrement
-    /// instead of the test: cheaper in a cache-resident loop (4K get hit 1.16 → 1.08), dearer
-    /// in a memory-bound one (1M get hit 1.10 → 1.20).
+    /// One decrement of a thread-local countdown and one branch, for every handle; the handle
+    /// only picks which countdown (in `mapbench`'s get loops, once before the loop: the
+    /// disassembly decrements one address held across it). A sampled map's runs out one lookup
+    /// in N on average, a bare map's almost never, and an exact map's on every lookup, which
+    /// is then counted out of line (as before: its cost is that call and the shared add).
+    /// Before, every lookup first tested the handle's tag, and only a sampling map's then
+    /// decremented a countdown; see CHANGELOG.md for what the change measured.
     #[inline(always)]
     pub(crate) fn record_lookup(&self, hit: bool) {
         let countdown = match self.handle {

@@ -3,9 +3,11 @@
 //! Both are off by default. Set them per map ([`HashMap::shrink_policy`],
 //! [`HashMap::budget`]) or for every map ([`Config::shrink_policy`], [`Config::budget_for`]).
 //!
-//! The hot path pays one comparison for them: an insert checks `len` against the map's entry
-//! budget, a removal checks it against the length below which the shrink policy acts. Both
-//! limits are precomputed on the cold path; everything else happens only when one is crossed.
+//! The hot path pays one comparison for them: an insert checks that `len` is neither past the
+//! map's entry budget nor under the length below which the shrink policy acts (one
+//! subtraction and one comparison, [`MapCell::outside_limits`]), a removal checks it against
+//! that length. The limits are precomputed on the cold path; everything else happens only when
+//! one is crossed.
 //!
 //! [`HashMap::shrink_policy`]: crate::HashMap::shrink_policy
 //! [`HashMap::budget`]: crate::HashMap::budget
@@ -401,7 +403,8 @@ mod tests {
             "u64",
         )));
         let cell = MapCell::acquire::<u64, u64>(site, 1);
-        // Every length a map can have (at most `isize::MAX`), every watch and budget.
+        // Lengths, watermarks and budgets at the edges: 0, small values on either side of one
+        // another, the longest a map can be (`isize::MAX`), and no budget (`u64::MAX`).
         let longest = isize::MAX as u64;
         let lens = [0, 1, 2, 3, 7, 8, 9, longest / 2, longest - 1, longest];
         let limits = [

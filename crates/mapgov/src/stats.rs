@@ -616,9 +616,9 @@ impl MapCell {
 
     /// Whether `len` lies outside `[remove_watch, entry budget]`, the range where an insert
     /// needs no policy check: one subtraction and one comparison. Against the two comparisons
-    /// before (`mapbench --suites cache`, four or two alternations), foldhash's 4K insert after
-    /// clear read 1.27 -> 1.23, 1.31 -> 1.27 and 1.33 -> 1.31 of hashbrown's time: a few
-    /// percent, within each run's spread.
+    /// before (`mapbench --suites cache`, three runs of four, two and four alternations),
+    /// foldhash's 4K insert after clear read 1.27 -> 1.23, 1.31 -> 1.27 and 1.33 -> 1.31 of
+    /// hashbrown's time: a few percent, within each run's spread.
     #[inline(always)]
     pub(crate) fn outside_limits(&self, len: u64) -> bool {
         len.wrapping_sub(self.remove_watch.get()) >= self.insert_span.get()
