@@ -918,25 +918,26 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
 /// that runs its countdown out.
 #[inline(always)]
 pub(crate) fn countdown_ran_out(which: Countdown) -> bool {
-    let run_out = |c: &Cell<u32>| {
+    with_countdown(which, |c| {
         let left = c.get().wrapping_sub(1);
         c.set(left);
         left == 0
-    };
-    match which {
-        Countdown::Idle => IDLE.with(run_out),
-        Countdown::Exact => EXACT.with(run_out),
-        Countdown::Sampled => SAMPLED.with(run_out),
-    }
+    })
 }
 
 /// Sets one of the thread's countdowns (after it ran out).
 #[inline]
 pub(crate) fn rearm_countdown(which: Countdown, lookups: u32) {
+    with_countdown(which, |c| c.set(lookups));
+}
+
+/// Runs `f` on the thread's countdown `which`.
+#[inline(always)]
+fn with_countdown<R>(which: Countdown, f: impl FnOnce(&Cell<u32>) -> R) -> R {
     match which {
-        Countdown::Idle => IDLE.with(|c| c.set(lookups)),
-        Countdown::Exact => EXACT.with(|c| c.set(lookups)),
-        Countdown::Sampled => SAMPLED.with(|c| c.set(lookups)),
+        Countdown::Idle => IDLE.with(f),
+        Countdown::Exact => EXACT.with(f),
+        Countdown::Sampled => SAMPLED.with(f),
     }
 }
 
