@@ -267,18 +267,20 @@ impl Gov {
     /// Counts one lookup (a hit or a miss), sampled or exactly as the map counts them.
     ///
     /// One decrement of a thread-local countdown and one branch, for every handle; the handle
-    /// only picks which countdown (in `mapbench`'s get loops, once before the loop: the
-    /// disassembly decrements one address held across it). A sampled map's runs out one lookup
-    /// in N on average, a bare map's almost never, and an exact map's on every lookup, which
-    /// is then counted out of line (as before: its cost is that call and the shared add).
-    /// Before, every lookup first tested the handle's tag, and only a sampling map's then
-    /// decremented a countdown; see CHANGELOG.md for what the change measured.
+    /// only picks which of two countdowns: an exact map's own, which runs out on every lookup
+    /// (counted out of line: its cost is that call and the shared add), or the thread's
+    /// sampling countdown, which every other map's lookups run down and which runs out one
+    /// lookup in N on average (see [`Countdown::Sampled`]). In `mapbench`'s get loops the
+    /// pick is one comparison of the tag per lookup, the sampling countdown's address held in
+    /// a register. Before, a bare map had a third countdown of its own, and the pick took two
+    /// comparisons and a load of the chosen address from the stack; before that, every lookup
+    /// tested the handle's tag and only a sampling map's decremented a countdown. See
+    /// CHANGELOG.md for what each change measured.
     #[inline(always)]
     pub(crate) fn record_lookup(&self, hit: bool) {
         let countdown = match self.handle {
-            Handle::Bare(_) => Countdown::Idle,
             Handle::Exact(_) => Countdown::Exact,
-            Handle::Sampled(_) | Handle::Small { .. } => Countdown::Sampled,
+            Handle::Bare(_) | Handle::Sampled(_) | Handle::Small { .. } => Countdown::Sampled,
         };
         if crate::stats::countdown_ran_out(countdown) {
             self.lookup_cold(hit);
@@ -286,8 +288,9 @@ impl Gov {
     }
 
     /// A lookup whose countdown ran out: the sampled lookup of a sampling map, every lookup
-    /// of a map that counts them all, or a bare map's rare re-arm (out of line, so that the
-    /// loop around a lookup holds one rare call and no cell).
+    /// of a map that counts them all, or a bare map's lookup that drew the sample, which only
+    /// draws again (out of line, so that the loop around a lookup holds one rare call and no
+    /// cell).
     #[cold]
     #[inline(never)]
     fn lookup_cold(&self, hit: bool) {
@@ -300,7 +303,7 @@ impl Gov {
                 crate::stats::record_exact_lookup(c, hit);
                 crate::stats::rearm_countdown(Countdown::Exact, 1);
             }
-            Handle::Bare(_) => crate::stats::rearm_countdown(Countdown::Idle, u32::MAX),
+            Handle::Bare(_) => crate::stats::skip_sample(),
         }
     }
 

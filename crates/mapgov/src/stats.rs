@@ -869,27 +869,25 @@ pub(crate) fn table_bytes_for_buckets(buckets: usize, size: usize, align: usize)
         .unwrap_or(usize::MAX)
 }
 
-/// Which of the thread's lookup countdowns a lookup decrements: the one for the way its map
-/// counts lookups ([`countdown_ran_out`]).
+/// Which of the thread's lookup countdowns a lookup decrements ([`countdown_ran_out`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Countdown {
-    /// Maps that count nothing (no cell yet, or governance off): re-armed to `u32::MAX` when it
-    /// runs out, about once in four billion of their lookups.
-    Idle,
     /// Maps that count every lookup: always 1 before a lookup, so every lookup runs it out.
     Exact,
-    /// Maps that sample their lookups: lookups on such maps left on this thread until the next
-    /// sampled one, including it; a geometric draw ([`sample`]).
+    /// Every other map: the lookups left on this thread until the next sampled one, including
+    /// it; a geometric draw ([`sample`]). Maps that sample their lookups count the one that
+    /// runs it out; maps that count nothing (no cell yet, or governance off) only draw again
+    /// ([`skip_sample`]), so that each lookup on a sampling map is still sampled with
+    /// probability 1/N, whatever other lookups the thread makes between them.
     Sampled,
 }
 
 thread_local! {
-    // The thread's countdowns, one per `Countdown`, each in a thread-local of its own: picked
-    // by a `match`, a lookup loop holds the chosen one's address and decrements it in place
-    // (indexed in one array, the decrement took an index register and was measured slower).
-    // None is 0 between two lookups; each starts at 1, so that its first lookup arms it (and
-    // draws the thread's first sampling interval).
-    static IDLE: Cell<u32> = const { Cell::new(1) };
+    // The thread's countdowns, one per `Countdown`, each in a thread-local of its own, picked
+    // by a `match` (indexed in one array, `mapbench`'s get loops decremented them through an
+    // index register, measured slower: see CHANGELOG.md). Neither is 0 between two lookups;
+    // each starts at 1, so that its first lookup arms it (and, for the sampling countdown,
+    // draws the thread's first interval).
     static EXACT: Cell<u32> = const { Cell::new(1) };
     static SAMPLED: Cell<u32> = const { Cell::new(1) };
     /// The thread's sampler state (0: not seeded yet).
@@ -935,7 +933,6 @@ pub(crate) fn rearm_countdown(which: Countdown, lookups: u32) {
 #[inline(always)]
 fn with_countdown<R>(which: Countdown, f: impl FnOnce(&Cell<u32>) -> R) -> R {
     match which {
-        Countdown::Idle => IDLE.with(f),
         Countdown::Exact => EXACT.with(f),
         Countdown::Sampled => SAMPLED.with(f),
     }
@@ -946,6 +943,25 @@ fn with_countdown<R>(which: Countdown, f: impl FnOnce(&Cell<u32>) -> R) -> R {
 pub(crate) enum Sampled<'a> {
     Cell(&'a MapCell),
     Site(&'static crate::registry::SmallSite),
+    /// Nowhere: the lookup ran the sampling countdown out on a map that counts nothing.
+    Nothing,
+}
+
+/// The sampling countdown ran out on a lookup that counts nothing (a map with no cell yet, or
+/// with governance off): draws the next interval and counts nothing, as if the lookup had not
+/// been sampled. Where no map can sample its lookups (governance off, or every lookup counted:
+/// a map samples only with a configured `lookup_sample` above 1, see `Handle::with_cell` and
+/// `Config::may_be_small`), parks the countdown at `u32::MAX` instead of drawing about once
+/// per `lookup_sample` lookups for nothing.
+#[cold]
+#[inline(never)]
+pub(crate) fn skip_sample() {
+    let config = crate::config::get();
+    if config.enabled && config.lookup_sample > 1 {
+        sample(Sampled::Nothing, false);
+    } else {
+        rearm_countdown(Countdown::Sampled, u32::MAX);
+    }
 }
 
 /// The countdown ran out: count this lookup if it is the sampled one (the thread's first
@@ -955,7 +971,7 @@ pub(crate) enum Sampled<'a> {
 pub(crate) fn sample(target: Sampled<'_>, hit: bool) {
     let rate = match target {
         Sampled::Cell(cell) => cell.lookup_sample.load(Relaxed),
-        Sampled::Site(_) => crate::config::get().lookup_sample,
+        Sampled::Site(_) | Sampled::Nothing => crate::config::get().lookup_sample,
     }
     .max(1);
     let mut state = SAMPLER.with(Cell::get);
@@ -981,6 +997,7 @@ pub(crate) fn sample(target: Sampled<'_>, hit: bool) {
             let i = if hit { 3 } else { 4 };
             crate::batch::add_with(site.site, |d| d.totals[i] += i64::from(rate));
         }
+        Sampled::Nothing => {}
     }
     rearm_countdown(Countdown::Sampled, next_interval(state, rate));
     SAMPLER.with(|s| s.set(xorshift(state)));

@@ -362,8 +362,11 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
     }
     assert_eq!(sampled.stats().unwrap().lookup_sample, 32);
     assert_eq!(exact.stats().unwrap().lookup_sample, 1);
-    // A map that counts nothing (it has no table yet) looked up in the same loop: each kind of
-    // map runs its own countdown, so its lookups neither delay nor bring forward the others'.
+    // A map that counts nothing (it has no table yet) looked up in the same loop: its lookups
+    // run the thread's sampling countdown down too, and one that runs it out only draws the
+    // next interval, so each lookup on the sampled map is still sampled with probability 1/32
+    // and the estimates below stay unbiased (a lookup that ran it out and counted nothing,
+    // had it been counted or left the countdown at zero, would show here).
     let empty: HashMap<u64, u64> = HashMap::new();
     let maps = Arc::new((sampled, exact, empty));
     let readers: Vec<_> = (0..2u64)
