@@ -362,8 +362,8 @@ pub fn current() -> Config {
     get().clone()
 }
 
-/// The configuration in force, if it was read already; never blocks (for the panic hook).
-#[cfg(feature = "guard")]
+/// The configuration in force, if it was read already, without reading it; never blocks (for
+/// the panic hook, and for paths that must not fix the configuration before a map allocates).
 pub(crate) fn try_get() -> Option<&'static Config> {
     CONFIG.get()
 }

@@ -271,9 +271,10 @@ impl Gov {
     /// (counted out of line: its cost is that call and the shared add), or the thread's
     /// sampling countdown, which every other map's lookups run down and which runs out one
     /// lookup in N on average (see [`Countdown::Sampled`]). In `mapbench`'s get loops the
-    /// pick is one comparison of the tag per lookup, the sampling countdown's address held in
-    /// a register. Before, a bare map had a third countdown of its own, and the pick took two
-    /// comparisons and a load of the chosen address from the stack; before that, every lookup
+    /// pick is one comparison of the tag per lookup (with foldhash the sampling countdown's
+    /// address is held in a register; with std's hasher, whose state takes more registers,
+    /// the chosen address is loaded from the stack). Before, a bare map had a third countdown
+    /// of its own, and the pick took two comparisons and that load; before that, every lookup
     /// tested the handle's tag and only a sampling map's decremented a countdown. See
     /// CHANGELOG.md for what each change measured.
     #[inline(always)]

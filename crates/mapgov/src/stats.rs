@@ -911,9 +911,10 @@ pub(crate) fn record_exact_lookup(cell: &MapCell, hit: bool) {
 /// sampled independently with probability 1/N (a per-thread geometric countdown, so no pattern
 /// of maps or keys can alias with it) and a sampled lookup adds N, so the counters are unbiased
 /// estimates and only about one lookup in N writes to shared memory. Maps that count every
-/// lookup, and maps that count none, decrement countdowns of their own, so that the common case
-/// of every lookup is this decrement and a branch; the cell or site is read only by a lookup
-/// that runs its countdown out.
+/// lookup decrement a countdown of their own, and maps that count none the sampling one (a
+/// lookup of theirs that runs it out only draws again: [`skip_sample`]), so that the common
+/// case of every lookup is this decrement and a branch; the cell or site is read only by a
+/// lookup that runs its countdown out.
 #[inline(always)]
 pub(crate) fn countdown_ran_out(which: Countdown) -> bool {
     with_countdown(which, |c| {
@@ -949,18 +950,27 @@ pub(crate) enum Sampled<'a> {
 
 /// The sampling countdown ran out on a lookup that counts nothing (a map with no cell yet, or
 /// with governance off): draws the next interval and counts nothing, as if the lookup had not
-/// been sampled. Where no map can sample its lookups (governance off, or every lookup counted:
-/// a map samples only with a configured `lookup_sample` above 1, see `Handle::with_cell` and
-/// `Config::may_be_small`), parks the countdown at `u32::MAX` instead of drawing about once
-/// per `lookup_sample` lookups for nothing.
+/// been sampled.
+///
+/// Reads the configuration only if something read it already: a lookup on a map that has not
+/// allocated must not fix it, or a later [`Config::install`](crate::Config::install) would
+/// fail. Before it is read no map samples (a map reads it when it first allocates), so the
+/// countdown is left at 1 and the next lookup asks again; the first to run it out after the
+/// configuration is read draws the thread's first interval, as every thread's first lookup
+/// does ([`sample`]). Where no map can sample its lookups (governance off, or every lookup
+/// counted: a map samples only with a configured `lookup_sample` above 1, see
+/// `Handle::with_cell` and [`Config::allows_small_maps`](crate::Config::allows_small_maps)),
+/// the countdown is parked at `u32::MAX` instead of drawing about once per `lookup_sample`
+/// lookups for nothing.
 #[cold]
 #[inline(never)]
 pub(crate) fn skip_sample() {
-    let config = crate::config::get();
-    if config.enabled && config.lookup_sample > 1 {
-        sample(Sampled::Nothing, false);
-    } else {
-        rearm_countdown(Countdown::Sampled, u32::MAX);
+    match crate::config::try_get() {
+        None => rearm_countdown(Countdown::Sampled, 1),
+        Some(config) if config.enabled && config.lookup_sample > 1 => {
+            sample(Sampled::Nothing, false);
+        }
+        Some(_) => rearm_countdown(Countdown::Sampled, u32::MAX),
     }
 }
 

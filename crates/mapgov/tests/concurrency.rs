@@ -365,8 +365,8 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
     // A map that counts nothing (it has no table yet) looked up in the same loop: its lookups
     // run the thread's sampling countdown down too, and one that runs it out only draws the
     // next interval, so each lookup on the sampled map is still sampled with probability 1/32
-    // and the estimates below stay unbiased (a lookup that ran it out and counted nothing,
-    // had it been counted or left the countdown at zero, would show here).
+    // and the estimates below stay unbiased (a bare lookup that ran it out and passed the
+    // sample on to the next lookup, or left the countdown at zero, would show here).
     let empty: HashMap<u64, u64> = HashMap::new();
     let maps = Arc::new((sampled, exact, empty));
     let readers: Vec<_> = (0..2u64)
