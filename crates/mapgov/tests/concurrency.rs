@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use mapgov::{HashMap, MapStats, SiteStats, Snapshot};
 
+#[path = "support/sampling.rs"]
+mod sampling;
+
 /// Upper bound on the whole test's duration before the watchdog declares a deadlock.
 const WATCHDOG: Duration = Duration::from_secs(60);
 /// How long the mutating threads run.
@@ -400,15 +403,7 @@ fn sampled_lookup_counts_are_within_five_percent_and_exact_when_counting_every_l
     assert_eq!((e.hits, e.misses), (hits, misses), "exact counting");
 
     let s = sampled.stats().unwrap();
-    for (what, estimate, truth) in [("hits", s.hits, hits), ("misses", s.misses, misses)] {
-        let error = (estimate as f64 - truth as f64).abs() / truth as f64;
-        assert!(
-            error <= 0.05,
-            "sampled {what}: estimate {estimate}, true {truth}, error {:.2} %",
-            error * 100.0
-        );
-        assert_eq!(estimate % 32, 0, "each sampled lookup weighs 32");
-    }
+    sampling::assert_estimates_within_five_percent(&s, hits, misses, 32);
 
     // The sites agree with the maps.
     let snap = mapgov::snapshot();

@@ -3,6 +3,9 @@
 //! (Its own test binary: the configuration is process-wide and read once.)
 use mapgov::{Config, HashMap};
 
+#[path = "support/sampling.rs"]
+mod sampling;
+
 #[test]
 fn lookups_on_maps_without_a_table_leave_the_configuration_unread_and_sampling_intact() {
     // Lookups on a map with no table run the thread's sampling countdown out (it starts at 1)
@@ -30,17 +33,9 @@ fn lookups_on_maps_without_a_table_leave_the_configuration_unread_and_sampling_i
         assert!(empty.get(&i).is_none());
     }
     let misses = LOOKUPS - hits;
+    // About 40,000 sampled hits and 10,000 sampled misses: a 5 % bound is five standard
+    // errors or more.
     let s = sampled.stats().expect("tracked");
-    for (what, estimate, truth) in [("hits", s.hits, hits), ("misses", s.misses, misses)] {
-        let error = (estimate as f64 - truth as f64).abs() / truth as f64;
-        // About 40,000 sampled hits and 10,000 sampled misses: a 5 % bound is five standard
-        // errors or more.
-        assert!(
-            error <= 0.05,
-            "sampled {what}: estimate {estimate}, true {truth}, error {:.2} %",
-            error * 100.0
-        );
-        assert_eq!(estimate % 7, 0, "each sampled lookup weighs 7");
-    }
+    sampling::assert_estimates_within_five_percent(&s, hits, misses, 7);
     assert!(empty.stats().is_none(), "the empty map stayed untracked");
 }
