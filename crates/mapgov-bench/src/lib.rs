@@ -74,7 +74,7 @@ pub use floor::{SmallFloor, SwitchFloor};
 pub use keys::{SplitMix64, wrapping_sum};
 pub use maps::{BenchHasher, BenchMap, Control, HasherKind, Variant};
 pub use report::{
-    CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
+    Build, CHILD_FORMAT, ChildReport, ConfigInfo, FORMAT, Machine, Mode, ModeReport, ProcessRatios,
     Report, Row, Subject, Summary, Target, VERSION, Variants, Workload,
 };
 pub use workloads::{Plan, SmallMap, Suite, lookup_sum, run_mode, small_lifecycles};

@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use mapgov_bench::{
-    CHILD_FORMAT, ChildReport, CountingAlloc, FORMAT, Machine, Mode, ModeReport, Plan, Report,
-    Suite, VERSION, counting_alloc_installed, render, run_mode,
+    Build, CHILD_FORMAT, ChildReport, CountingAlloc, FORMAT, Machine, Mode, ModeReport, Plan,
+    Report, Suite, VERSION, counting_alloc_installed, render, run_mode,
 };
 
 #[global_allocator]
@@ -211,6 +211,7 @@ fn parent(args: &Args) -> Result<(), String> {
         quick: args.quick,
         command: command_line(),
         machine: Machine::current(),
+        build: Build::current(),
         modes,
     };
     let text = match args.format {

@@ -18,8 +18,8 @@ pub const CHILD_FORMAT: &str = "mapbench-mode";
 /// The version of both formats (3: rows and modes record the child processes they merge; 4:
 /// rows hold the A/A control; 5: rows measured with governance off hold the switch floor; 6:
 /// the growth's worst-insert rows hold the machine's stall floor where `SplitMap`'s target
-/// applies).
-pub const VERSION: u32 = 6;
+/// applies; 7: the report records the build, its compiler and flags).
+pub const VERSION: u32 = 7;
 
 /// How the governed map is configured in one run (one child process).
 #[derive(
@@ -903,6 +903,46 @@ impl Machine {
     }
 }
 
+/// How `mapbench` was compiled, as its build script recorded it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    /// `rustc --version` of the compiler that built it.
+    pub rustc: String,
+    /// The flags cargo passed the compiler: the workspace's `.cargo/config.toml`, or a
+    /// `RUSTFLAGS` variable, which replaces them.
+    pub rustflags: Vec<String>,
+}
+
+impl Build {
+    /// The build of this program.
+    pub fn current() -> Build {
+        Build::from_encoded(env!("MAPBENCH_RUSTC"), env!("MAPBENCH_RUSTFLAGS"))
+    }
+
+    /// A build from the compiler's version and the flags as cargo encodes them for build
+    /// scripts (`CARGO_ENCODED_RUSTFLAGS`: separated by 0x1f).
+    pub fn from_encoded(rustc: &str, encoded_flags: &str) -> Build {
+        Build {
+            rustc: rustc.to_owned(),
+            rustflags: encoded_flags
+                .split('\u{1f}')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// The alignment in bytes LLVM gave every loop (`-C llvm-args=-align-loops=N`), if the
+    /// flags set one (the last one given counts, as LLVM reads them).
+    pub fn loop_alignment(&self) -> Option<u32> {
+        self.rustflags
+            .iter()
+            .filter_map(|f| f.split_once("-align-loops=").map(|(_, n)| n))
+            .filter_map(|n| n.parse().ok())
+            .next_back()
+    }
+}
+
 /// A whole `mapbench` run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -916,6 +956,9 @@ pub struct Report {
     pub command: String,
     /// Where it ran.
     pub machine: Machine,
+    /// What was measured: the compiler and flags `mapbench` was built with.
+    #[serde(default)]
+    pub build: Build,
     /// One entry per mode, in the order run.
     pub modes: Vec<ModeReport>,
 }
@@ -1192,5 +1235,43 @@ mod tests {
         let merged = ModeReport::merge(vec![a.clone(), a.clone(), a]).unwrap();
         assert_eq!((merged.processes, merged.elapsed_secs), (3, 3.0));
         assert_eq!(merged.rows[0].per_process.len(), 3);
+    }
+
+    #[test]
+    fn the_loop_alignment_is_read_from_the_flags_cargo_passed() {
+        let of = |flags: &str| Build::from_encoded("rustc", flags).loop_alignment();
+        assert_eq!(of("-C\u{1f}llvm-args=-align-loops=64"), Some(64));
+        assert_eq!(of("-Cllvm-args=-align-loops=32"), Some(32));
+        // LLVM takes the last value given.
+        assert_eq!(
+            of("-Cllvm-args=-align-loops=32\u{1f}-C\u{1f}llvm-args=-align-loops=64"),
+            Some(64)
+        );
+        assert_eq!(of("-Ctarget-cpu=native"), None);
+        assert_eq!(of(""), None);
+        assert!(Build::from_encoded("rustc", "").rustflags.is_empty());
+        assert_eq!(
+            Build::from_encoded("rustc", "-C\u{1f}opt-level=3").rustflags,
+            ["-C", "opt-level=3"]
+        );
+    }
+
+    #[test]
+    fn a_report_of_format_6_without_a_build_still_reads() {
+        let report = Report {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            quick: true,
+            command: "mapbench --quick".to_owned(),
+            machine: Machine::current(),
+            build: Build::from_encoded("rustc 1.95.0", "-C\u{1f}llvm-args=-align-loops=64"),
+            modes: Vec::new(),
+        };
+        let mut json = serde_json::to_value(&report).expect("serializes");
+        assert_eq!(json["build"]["rustflags"][1], "llvm-args=-align-loops=64");
+        json.as_object_mut().expect("an object").remove("build");
+        let old: Report = serde_json::from_value(json).expect("a report without a build reads");
+        assert_eq!(old.build, Build::default());
+        assert_eq!(old.build.loop_alignment(), None);
     }
 }
