@@ -187,6 +187,10 @@ fn target_text(row: &Row, subject: Subject) -> String {
 /// The compiler and flags the run's `mapbench` was built with, and whether its loops were
 /// aligned.
 fn build_line(build: &Build) -> String {
+    if build.rustc.is_empty() {
+        // A report of format 6 or before, re-rendered.
+        return "build: not recorded".to_owned();
+    }
     let flags = if build.rustflags.is_empty() {
         "no flags".to_owned()
     } else {
@@ -618,5 +622,7 @@ mod tests {
         );
         r.build = Build::from_encoded("rustc 1.95.0", "");
         assert!(table(&r).contains("build: rustc 1.95.0, no flags (loops NOT aligned"));
+        r.build = Build::default();
+        assert!(table(&r).contains("build: not recorded\n"));
     }
 }

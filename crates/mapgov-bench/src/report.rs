@@ -933,13 +933,14 @@ impl Build {
     }
 
     /// The alignment in bytes LLVM gave every loop (`-C llvm-args=-align-loops=N`), if the
-    /// flags set one (the last one given counts, as LLVM reads them).
+    /// flags set one above a byte (the last one given counts, as LLVM reads them).
     pub fn loop_alignment(&self) -> Option<u32> {
         self.rustflags
             .iter()
             .filter_map(|f| f.split_once("-align-loops=").map(|(_, n)| n))
             .filter_map(|n| n.parse().ok())
             .next_back()
+            .filter(|&n| n > 1)
     }
 }
 
@@ -1247,6 +1248,12 @@ mod tests {
             of("-Cllvm-args=-align-loops=32\u{1f}-C\u{1f}llvm-args=-align-loops=64"),
             Some(64)
         );
+        // Aligned to a byte is not aligned, and a later value replaces an earlier one.
+        assert_eq!(of("-Cllvm-args=-align-loops=1"), None);
+        assert_eq!(
+            of("-Cllvm-args=-align-loops=64\u{1f}-Cllvm-args=-align-loops=1"),
+            None
+        );
         assert_eq!(of("-Ctarget-cpu=native"), None);
         assert_eq!(of(""), None);
         assert!(Build::from_encoded("rustc", "").rustflags.is_empty());
@@ -1257,7 +1264,7 @@ mod tests {
     }
 
     #[test]
-    fn a_report_of_format_6_without_a_build_still_reads() {
+    fn a_report_without_a_build_still_reads() {
         let report = Report {
             format: FORMAT.to_owned(),
             version: VERSION,

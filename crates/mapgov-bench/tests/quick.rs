@@ -44,6 +44,12 @@ fn quick_json_run_reports_every_workload_for_every_mode_and_hasher() {
     assert_eq!(raw["version"], VERSION);
     let report: Report = serde_json::from_value(raw.clone()).expect("JSON is a mapbench report");
     assert!(report.quick);
+    // The build script recorded the compiler (and the flags, whatever they are here).
+    assert!(
+        report.build.rustc.starts_with("rustc "),
+        "{:?}",
+        report.build
+    );
 
     let modes: Vec<Mode> = report.modes.iter().map(|m| m.mode).collect();
     assert_eq!(modes, [Mode::Default, Mode::Off, Mode::Exact]);
