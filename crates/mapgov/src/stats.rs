@@ -886,9 +886,9 @@ thread_local! {
     // The thread's countdowns, one per `Countdown`, each in a thread-local of its own, picked
     // by a `match` (indexed in one array, `mapbench`'s get loops decremented them through an
     // index register and read slower in one build, not checked with the loops' placement held
-    // equal: see CHANGELOG.md). Neither is 0 between two lookups;
-    // each starts at 1, so that its first lookup arms it (and, for the sampling countdown,
-    // draws the thread's first interval).
+    // equal: see CHANGELOG.md). Neither is 0 between two lookups; each starts at 1, so that
+    // its first lookup arms it (and, for the sampling countdown, draws the thread's first
+    // interval).
     static EXACT: Cell<u32> = const { Cell::new(1) };
     static SAMPLED: Cell<u32> = const { Cell::new(1) };
     /// The thread's sampler state (0: not seeded yet).
