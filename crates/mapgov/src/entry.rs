@@ -270,7 +270,7 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
     /// which is then not made.
     #[inline(always)]
     fn count_insert(gov: &mut Gov, len: usize) {
-        if gov.on_insert(len + 1) {
+        if gov.on_insert() {
             gov.on_limit_before_insert(len + 1);
         }
     }

@@ -449,7 +449,7 @@ pub(crate) fn dropped(cell: &MapCell, last: TableSize) {
             .get()
             .map(|t| u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0),
-        peak_len: cell.peak_len.get().max(last.len),
+        peak_len: cell.peak_before_removals().max(last.len),
         operations: t
             .inserts
             .saturating_add(t.updates)

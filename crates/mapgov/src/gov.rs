@@ -308,13 +308,13 @@ impl Gov {
         }
     }
 
-    /// Counts the insert of a new key; `len` is the length after it. Returns whether the cold
-    /// path must run ([`on_limit`](Gov::on_limit)): a policy limit was crossed, or a small
-    /// map's counter is full.
+    /// Counts the insert of a new key. Returns whether the cold path must run
+    /// ([`on_limit`](Gov::on_limit), given the length after the insert): the insert room of a
+    /// map with a cell ran out, or a small map's counter is full.
     #[inline(always)]
-    pub(crate) fn on_insert(&mut self, len: usize) -> bool {
+    pub(crate) fn on_insert(&mut self) -> bool {
         match &mut self.handle {
-            Handle::Sampled(c) | Handle::Exact(c) => c.on_insert(len),
+            Handle::Sampled(c) | Handle::Exact(c) => c.on_insert(),
             Handle::Small { inserts, .. } => {
                 *inserts += 1;
                 *inserts == u8::MAX
@@ -367,7 +367,7 @@ impl Gov {
     /// allocated), through the map's cell or, for a small map, published to its site.
     pub(crate) fn on_drain(&mut self, len: usize) {
         match &self.handle {
-            Handle::Sampled(c) | Handle::Exact(c) => c.removes.add(len as u64),
+            Handle::Sampled(c) | Handle::Exact(c) => c.count_removes(len as u64, len as u64),
             Handle::Small { .. } => self.count_small_bulk(len, 0),
             Handle::Bare(_) => {}
         }
@@ -640,7 +640,7 @@ impl Gov {
             f(&mut policy);
             cell.has_policy
                 .store(policy.shrink.is_some() || policy.budget.is_some(), Relaxed);
-            cell.rearm(&policy, cell.capacity(), cell.bytes());
+            cell.rearm(&policy, cell.capacity(), cell.bytes(), state.len as u64);
             drop(policy);
             // A map already past a new budget is reported now, not at its next insert. (A shrink
             // this asks for waits for the next operation through the map.)
@@ -739,8 +739,8 @@ impl Gov {
 
 fn new_cell<K, V>(site: &'static SiteCell, lookup_sample: u32, state: TableState) -> Arc<MapCell> {
     let cell = MapCell::acquire::<K, V>(site, lookup_sample);
+    // Its entries count as present; the peak length starts there (the length is its floor).
     cell.len_base.set(state.len as u64);
-    cell.peak_len.set(state.len as u64);
     // The creation reaches the site with the cell's first flush.
     cell
 }

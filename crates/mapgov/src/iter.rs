@@ -141,7 +141,7 @@ where
         if r.is_some() {
             self.len -= 1;
             if let Some(c) = self.cell {
-                c.removes.add(1);
+                c.count_removes(1, self.len as u64 + 1);
             }
         }
         r

@@ -591,7 +591,7 @@ where
         self.grow_for_insert();
         let old = self.base.insert(k, v);
         let cold = match old {
-            None => self.gov.on_insert(self.base.len()),
+            None => self.gov.on_insert(),
             Some(_) => self.gov.on_update(),
         };
         if cold {
@@ -727,12 +727,9 @@ impl<K, V, S> Drop for Reconcile<'_, K, V, S> {
         }
         if let Some(c) = self.map.gov.cell() {
             if after.len < self.before.len {
-                c.removes.add((self.before.len - after.len) as u64);
+                c.count_removes((self.before.len - after.len) as u64, self.before.len as u64);
             } else if after.len > self.before.len {
-                c.inserts.add((after.len - self.before.len) as u64);
-            }
-            if after.len as u64 > c.peak_len.get() {
-                c.peak_len.set(after.len as u64);
+                c.count_inserts((after.len - self.before.len) as u64);
             }
             if (after.len as u64) < c.remove_watch.get() {
                 // Bulk removals (retain, clear): budgets re-arm now; a shrink waits for the
@@ -794,7 +791,7 @@ where
         // A cell created by this copy counted the entries as present from the start; they were
         // inserted, as for a map that had a cell already.
         if let (false, Some(c)) = (had_cell, self.gov.cell()) {
-            c.inserts.add(c.len_base.get());
+            c.count_inserts(c.len_base.get());
             c.len_base.set(0);
         }
         if !was_small && self.gov.is_small() {

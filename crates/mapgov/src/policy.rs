@@ -3,11 +3,10 @@
 //! Both are off by default. Set them per map ([`HashMap::shrink_policy`],
 //! [`HashMap::budget`]) or for every map ([`Config::shrink_policy`], [`Config::budget_for`]).
 //!
-//! The hot path pays one comparison for them: an insert checks that `len` is neither past the
-//! map's entry budget nor under the length below which the shrink policy acts (one
-//! subtraction and one comparison, [`MapCell::outside_limits`]), a removal checks it against
-//! that length. The limits are precomputed on the cold path; everything else happens only when
-//! one is crossed.
+//! The hot path pays almost nothing for them: an insert counts down the inserts left before
+//! the length could pass the map's entry budget (armed on the cold path; the same decrement
+//! counts the insert, [`MapCell::on_insert`]), and a removal compares the length with the one
+//! below which the shrink policy acts. Everything else happens only when one is crossed.
 //!
 //! [`HashMap::shrink_policy`]: crate::HashMap::shrink_policy
 //! [`HashMap::budget`]: crate::HashMap::budget
@@ -224,8 +223,9 @@ impl PolicyState {
 }
 
 impl MapCell {
-    /// Recomputes the hot-path limits from the policy state and the table's capacity.
-    pub(crate) fn rearm(&self, state: &PolicyState, capacity: u64, bytes: u64) {
+    /// Recomputes the hot-path limits from the policy state and the table's capacity, and arms
+    /// the insert room for a map of `len` entries.
+    pub(crate) fn rearm(&self, state: &PolicyState, capacity: u64, bytes: u64, len: u64) {
         let insert_limit = match state.budget.as_ref().and_then(|b| b.max_entries) {
             Some(max) if !state.entries_crossed => max,
             _ => u64::MAX,
@@ -246,19 +246,22 @@ impl MapCell {
             watch = watch.max(max.saturating_add(1));
         }
         self.remove_watch.set(watch);
-        self.insert_span.set(insert_span(watch, insert_limit));
+        self.insert_limit.set(insert_limit);
+        self.arm_inserts(insert_room(len, watch, insert_limit));
     }
 }
 
-/// The `insert_span` that makes [`MapCell::outside_limits`] true exactly when `len < watch`
-/// or `len > limit`, for any length a map can have (at most `isize::MAX`): the range's width
-/// plus one (saturated: with no limits, `len - 0` never reaches `u64::MAX`), or 0, always
-/// outside, when the range is empty.
-fn insert_span(watch: u64, limit: u64) -> u64 {
-    if limit >= watch {
-        (limit - watch).saturating_add(1)
+/// The inserts a map of `len` entries can take before one must run the policy check: the one
+/// that takes `len` past `limit` (`limit - len + 1`, counting no removes in between), none
+/// within reach without a limit (`u64::MAX`), and the next one if `len` is already outside
+/// `[watch, limit]` (a shrink that waited for an insert, or a budget set below the length).
+fn insert_room(len: u64, watch: u64, limit: u64) -> u64 {
+    if len < watch || len > limit {
+        1
+    } else if limit == u64::MAX {
+        u64::MAX
     } else {
-        0
+        limit - len + 1
     }
 }
 
@@ -273,6 +276,15 @@ pub(crate) enum Action {
 /// (reported here) and whether to shrink (done by the caller, which owns the table).
 #[cold]
 pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
+    let limit = cell.insert_limit.get();
+    if !cell.outside_limits(len) {
+        // The insert room ran out early (removes since it was armed gave it none back), or
+        // nothing was crossed: no crossing, no shrink. Only the room is armed again, without
+        // the lock, so a map that hovers just under its budget pays a call, not a lock, per
+        // early check.
+        cell.arm_inserts(insert_room(len, cell.remove_watch.get(), limit));
+        return Action::None;
+    }
     let capacity = cell.capacity();
     let mut state = cell.policy.lock().unwrap_or_else(|e| e.into_inner());
     let mut crossing = None;
@@ -298,7 +310,7 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
             action = Action::ShrinkTo(target as usize);
         }
     }
-    cell.rearm(&state, capacity, cell.bytes());
+    cell.rearm(&state, capacity, cell.bytes(), len);
     let callback = state.budget.as_ref().and_then(|b| b.callback.clone());
     drop(state);
     if let Some((kind, limit, value)) = crossing {
@@ -323,7 +335,7 @@ pub(crate) fn on_limit_before_insert(cell: &MapCell, len: u64) -> Action {
     struct Uncount<'a>(&'a MapCell);
     impl Drop for Uncount<'_> {
         fn drop(&mut self) {
-            self.0.inserts.set(self.0.inserts.get() - 1);
+            self.0.uncount_insert();
         }
     }
     let uncount = Uncount(cell);
@@ -352,7 +364,7 @@ pub(crate) fn after_resize(cell: &MapCell, grew: bool, capacity: u64, bytes: u64
             state.bytes_crossed = false;
         }
     }
-    cell.rearm(&state, capacity, bytes);
+    cell.rearm(&state, capacity, bytes, cell.len());
     let callback = state.budget.as_ref().and_then(|b| b.callback.clone());
     drop(state);
     if let Some((kind, limit, value)) = crossing {
@@ -391,8 +403,7 @@ mod tests {
     use super::*;
     use crate::stats::SiteCell;
 
-    #[test]
-    fn one_comparison_finds_a_length_outside_the_watch_and_the_budget() {
+    fn cell() -> Arc<MapCell> {
         let site: &'static SiteCell = Box::leak(Box::new(SiteCell::new(
             "policy.rs",
             1,
@@ -402,7 +413,11 @@ mod tests {
             "u64",
             "u64",
         )));
-        let cell = MapCell::acquire::<u64, u64>(site, 1);
+        MapCell::acquire::<u64, u64>(site, 1)
+    }
+
+    #[test]
+    fn the_insert_room_runs_out_at_the_first_insert_that_can_pass_the_budget() {
         // Lengths, watermarks and budgets at the edges: 0, small values on either side of one
         // another, the longest a map can be (`isize::MAX`), and no budget (`u64::MAX`).
         let longest = isize::MAX as u64;
@@ -422,16 +437,56 @@ mod tests {
         ];
         for watch in limits {
             for limit in limits {
-                cell.remove_watch.set(watch);
-                cell.insert_span.set(insert_span(watch, limit));
                 for len in lens.into_iter().chain(0..12) {
-                    assert_eq!(
-                        cell.outside_limits(len),
-                        len < watch || len > limit,
-                        "len {len}, watch {watch}, limit {limit}"
-                    );
+                    let room = insert_room(len, watch, limit);
+                    let what = format!("len {len}, watch {watch}, limit {limit}: room {room}");
+                    assert!(room >= 1, "{what}");
+                    if len < watch || len > limit {
+                        assert_eq!(room, 1, "{what}: outside, the next insert checks");
+                    } else if limit == u64::MAX {
+                        assert_eq!(room, u64::MAX, "{what}: no budget");
+                    } else {
+                        // The inserts before the last keep the length within the budget; the
+                        // last takes it past.
+                        assert!(len + (room - 1) <= limit, "{what}: ran out early");
+                        assert!(len + room > limit, "{what}: ran out late");
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn inserts_are_counted_by_the_room_and_survive_rearming() {
+        let cell = cell();
+        cell.arm_inserts(3);
+        assert!(!cell.on_insert() && !cell.on_insert(), "two of three");
+        assert!(cell.on_insert(), "the third runs the room out");
+        assert_eq!(cell.inserts(), 3);
+        cell.arm_inserts(u64::MAX);
+        assert_eq!(cell.inserts(), 3, "arming keeps the count");
+        assert!(!cell.on_insert());
+        cell.count_inserts(10);
+        cell.uncount_insert();
+        assert_eq!(cell.inserts(), 13);
+        assert_eq!(cell.len(), 13);
+    }
+
+    #[test]
+    fn an_early_check_inside_the_limits_only_rearms_the_room() {
+        let cell = cell();
+        cell.remove_watch.set(2);
+        cell.insert_limit.set(10);
+        // A map of 5 entries, armed for 6 inserts, that also removed 3: its room runs out at
+        // length 8, under the budget.
+        cell.arm_inserts(1);
+        assert!(matches!(on_limit(&cell, 8), Action::None));
+        assert_eq!(cell.budget_exceeded.get(), 0, "nothing crossed");
+        let armed: Vec<bool> = (0..3).map(|_| cell.on_insert()).collect();
+        assert_eq!(
+            armed,
+            [false, false, true],
+            "8 -> 11 passes the budget of 10"
+        );
     }
 }

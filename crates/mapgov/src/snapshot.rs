@@ -470,9 +470,9 @@ fn read_map(cell: &MapCell) -> (MapStats, TotalsValue) {
         capacity,
         allocated_bytes: bytes,
         wasted_bytes: bytes.saturating_sub(needed),
-        // The owner stores `inserts` before `peak_len`: a reader between the two stores would
-        // see a length above the peak.
-        peak_len: cell.peak_len.get().max(len),
+        // Inserts do not record the peak: it is the length when that is more than the peak
+        // recorded before removals.
+        peak_len: cell.peak_before_removals().max(len),
         inserts: t.inserts,
         updates: t.updates,
         removes: t.removes,

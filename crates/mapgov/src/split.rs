@@ -541,7 +541,7 @@ impl<K, V, S> SplitMap<K, V, S> {
     ) -> (Vec<hash_table::Drain<'_, (K, V)>>, usize, &mut bool) {
         self.refresh_accounting();
         if let Some(c) = self.gov.cell() {
-            c.removes.add(self.len as u64);
+            c.count_removes(self.len as u64, self.len as u64);
         }
         let len = std::mem::replace(&mut self.len, 0);
         let Self {
@@ -588,7 +588,7 @@ impl<K, V, S> SplitMap<K, V, S> {
             // table empty (hashbrown clears it anyway) and the count right.
             self.len -= n;
             if let Some(c) = cell {
-                c.removes.add(n as u64);
+                c.count_removes(n as u64, (self.len + n) as u64);
             }
             t.raw.clear();
         }
@@ -1264,7 +1264,7 @@ where
                 e.insert((k, v));
                 *len += 1;
                 if let Some(c) = gov.cell()
-                    && c.on_insert(*len)
+                    && c.on_insert()
                 {
                     self.policy_cold();
                 }

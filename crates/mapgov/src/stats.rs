@@ -262,10 +262,16 @@ impl SiteCell {
 #[derive(Debug)]
 pub(crate) struct MapCell {
     // --- written on ordinary operations (one cache line) ---
-    pub(crate) inserts: Counter,
+    /// Inserts left before one must run the policy check (see [`MapCell::on_insert`]): an
+    /// insert decrements it and tests the result for zero, one read-modify-write and no
+    /// other comparison. The inserts counted are `insert_end - insert_room`.
+    insert_room: Counter,
     pub(crate) updates: Counter,
     pub(crate) removes: Counter,
-    pub(crate) peak_len: Counter,
+    /// The most entries the map held before a removal: a removal or bulk removal that starts
+    /// above it raises it. The peak length is this or the current length, whichever is more
+    /// ([`MapCell::peak_len`]), so inserts need not track it.
+    peak_len: Counter,
     /// Entries the map held when this cell started counting (a clone starts full).
     pub(crate) len_base: Counter,
     /// Lookups: several threads may add to these (sampled `fetch_add`).
@@ -273,10 +279,12 @@ pub(crate) struct MapCell {
     pub(crate) misses: AtomicU64,
     /// Lookup sampling interval for this map (1 = exact).
     pub(crate) lookup_sample: AtomicU32,
-    /// An insert that leaves `len - remove_watch` (wrapping) at or above this runs the policy
-    /// check: `len` past the entry budget, or under `remove_watch` (a shrink that waited).
-    /// One comparison for both limits ([`MapCell::outside_limits`]; set by `rearm`).
-    pub(crate) insert_span: Counter,
+    /// The inserts counted once `insert_room` reaches zero; written with it by
+    /// [`MapCell::arm_inserts`] (under `seq`), and alone by bulk inserts.
+    insert_end: Counter,
+    /// The entry budget the insert room was armed for (`u64::MAX`: none, or crossed). Set by
+    /// `rearm`.
+    pub(crate) insert_limit: Counter,
     /// A removal that makes `len` fall below this runs the policy check (shrink, re-arm).
     pub(crate) remove_watch: Counter,
     // --- written on the cold path ---
@@ -290,8 +298,9 @@ pub(crate) struct MapCell {
     /// [`MapCell::table`] on other threads (private, so that nothing writes one alone).
     bytes: Counter,
     capacity: Counter,
-    /// Odd while the owner writes `bytes` and `capacity`.
-    table_seq: AtomicU64,
+    /// Odd while the owner writes `bytes` and `capacity`, or `insert_end` and `insert_room`
+    /// together.
+    seq: AtomicU64,
     pub(crate) budget_exceeded: Counter,
     /// Tables split in two (split maps only).
     pub(crate) splits: Counter,
@@ -373,7 +382,7 @@ impl MapCell {
         // Destructured so that a field added to `MapCell` fails to compile here until it is
         // reset too.
         let MapCell {
-            inserts,
+            insert_room,
             updates,
             removes,
             peak_len,
@@ -381,7 +390,8 @@ impl MapCell {
             hits,
             misses,
             lookup_sample: sample,
-            insert_span,
+            insert_end,
+            insert_limit,
             remove_watch,
             grows,
             rehashes,
@@ -391,7 +401,7 @@ impl MapCell {
             timed_resizes,
             bytes,
             capacity,
-            table_seq,
+            seq,
             budget_exceeded,
             splits,
             tables,
@@ -410,7 +420,6 @@ impl MapCell {
         } = self;
         // Plain (non-atomic) stores through `&mut`: the compiler may merge them.
         for c in [
-            inserts,
             updates,
             removes,
             peak_len,
@@ -430,8 +439,11 @@ impl MapCell {
         ] {
             *c = Counter::new(0);
         }
-        *insert_span = Counter::new(u64::MAX);
-        *table_seq.get_mut() = 0;
+        // No insert counted, and no policy check within reach.
+        *insert_room = Counter::new(u64::MAX);
+        *insert_end = Counter::new(u64::MAX);
+        *insert_limit = Counter::new(u64::MAX);
+        *seq.get_mut() = 0;
         *hits.get_mut() = 0;
         *misses.get_mut() = 0;
         *sample.get_mut() = lookup_sample;
@@ -456,7 +468,7 @@ impl MapCell {
 
     fn fresh<K, V>(site: &'static SiteCell, lookup_sample: u32) -> MapCell {
         MapCell {
-            inserts: Counter::new(0),
+            insert_room: Counter::new(u64::MAX),
             updates: Counter::new(0),
             removes: Counter::new(0),
             peak_len: Counter::new(0),
@@ -464,7 +476,8 @@ impl MapCell {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             lookup_sample: AtomicU32::new(lookup_sample),
-            insert_span: Counter::new(u64::MAX),
+            insert_end: Counter::new(u64::MAX),
+            insert_limit: Counter::new(u64::MAX),
             remove_watch: Counter::new(0),
             grows: Counter::new(0),
             rehashes: Counter::new(0),
@@ -474,7 +487,7 @@ impl MapCell {
             timed_resizes: Counter::new(0),
             bytes: Counter::new(0),
             capacity: Counter::new(0),
-            table_seq: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
             budget_exceeded: Counter::new(0),
             splits: Counter::new(0),
             tables: Counter::new(0),
@@ -498,7 +511,7 @@ impl MapCell {
     pub(crate) fn moved_to(&self, site: &'static SiteCell) -> MapCell {
         let c = |x: &Counter| Counter::new(x.get());
         MapCell {
-            inserts: c(&self.inserts),
+            insert_room: c(&self.insert_room),
             updates: c(&self.updates),
             removes: c(&self.removes),
             peak_len: c(&self.peak_len),
@@ -506,7 +519,8 @@ impl MapCell {
             hits: AtomicU64::new(self.hits.load(Relaxed)),
             misses: AtomicU64::new(self.misses.load(Relaxed)),
             lookup_sample: AtomicU32::new(self.lookup_sample.load(Relaxed)),
-            insert_span: c(&self.insert_span),
+            insert_end: c(&self.insert_end),
+            insert_limit: c(&self.insert_limit),
             remove_watch: c(&self.remove_watch),
             grows: c(&self.grows),
             rehashes: c(&self.rehashes),
@@ -516,7 +530,7 @@ impl MapCell {
             timed_resizes: c(&self.timed_resizes),
             bytes: c(&self.bytes),
             capacity: c(&self.capacity),
-            table_seq: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
             budget_exceeded: c(&self.budget_exceeded),
             splits: c(&self.splits),
             tables: c(&self.tables),
@@ -548,12 +562,42 @@ impl MapCell {
     /// memory model ("Can seqlocks get along with programming language memory models?",
     /// 2012). Cold path only (resizes, drains), so its fences cost nothing that matters.
     pub(crate) fn set_table(&self, bytes: u64, capacity: u64) {
-        let seq = self.table_seq.load(Relaxed);
-        self.table_seq.store(seq.wrapping_add(1), Relaxed);
+        self.write_locked(|| {
+            self.bytes.set(bytes);
+            self.capacity.set(capacity);
+        });
+    }
+
+    /// Runs the owner's `write` of fields that readers must see together (the table's size,
+    /// or the insert room and end) inside the cell's sequence lock, in the form Boehm proves
+    /// correct for the C++ memory model (see [`MapCell::set_table`]).
+    fn write_locked(&self, write: impl FnOnce()) {
+        let seq = self.seq.load(Relaxed);
+        self.seq.store(seq.wrapping_add(1), Relaxed);
         fence(Release);
-        self.bytes.set(bytes);
-        self.capacity.set(capacity);
-        self.table_seq.store(seq.wrapping_add(2), Release);
+        write();
+        self.seq.store(seq.wrapping_add(2), Release);
+    }
+
+    /// `read` run until it saw no [`write_locked`](Self::write_locked) in progress or
+    /// completed meanwhile. Waits while the owner is inside one (a few instructions).
+    fn read_locked<T>(&self, read: impl Fn() -> T) -> T {
+        let mut tries = 0u32;
+        loop {
+            let seq = self.seq.load(Acquire);
+            let value = read();
+            fence(Acquire);
+            if seq.is_multiple_of(2) && self.seq.load(Relaxed) == seq {
+                return value;
+            }
+            tries += 1;
+            if tries < 100 {
+                std::hint::spin_loop();
+            } else {
+                // The owner was descheduled between its stores.
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// The table's bytes, read by the map's owner (other threads: [`MapCell::table`]).
@@ -572,28 +616,80 @@ impl MapCell {
     /// The table's `(bytes, capacity)` as of one [`MapCell::set_table`] call, from any thread.
     /// Waits while the owner is inside one (a few instructions).
     pub(crate) fn table(&self) -> (u64, u64) {
-        let mut tries = 0u32;
-        loop {
-            let seq = self.table_seq.load(Acquire);
-            let table = (self.bytes.get(), self.capacity.get());
-            fence(Acquire);
-            if seq.is_multiple_of(2) && self.table_seq.load(Relaxed) == seq {
-                return table;
-            }
-            tries += 1;
-            if tries < 100 {
-                std::hint::spin_loop();
-            } else {
-                // The owner was descheduled between its stores.
-                std::thread::yield_now();
-            }
+        self.read_locked(|| (self.bytes.get(), self.capacity.get()))
+    }
+
+    /// The inserts counted, from any thread (exact for the owner; recent for others).
+    pub(crate) fn inserts(&self) -> u64 {
+        self.read_locked(|| {
+            // The room first: the owner's inserts only lower it, so the end read after it
+            // gives no fewer inserts than had been counted when the room was read.
+            let room = self.insert_room.get();
+            self.insert_end.get().wrapping_sub(room)
+        })
+    }
+
+    /// Counts `n` inserts made at once (a bulk operation's, on the cold path). They use up as
+    /// much of the insert room, down to one: an insert after a bulk operation that took the
+    /// length past the budget runs the policy check, as it would after `n` single inserts.
+    pub(crate) fn count_inserts(&self, n: u64) {
+        let room = self.insert_room.get();
+        let inserts = self.insert_end.get().wrapping_sub(room).wrapping_add(n);
+        let room = room.saturating_sub(n).max(1);
+        self.write_locked(|| {
+            self.insert_end.set(inserts.wrapping_add(room));
+            self.insert_room.set(room);
+        });
+    }
+
+    /// Takes back the insert just counted by [`on_insert`](Self::on_insert) (an insert that
+    /// was not made after all).
+    pub(crate) fn uncount_insert(&self) {
+        self.insert_room.add(1);
+    }
+
+    /// Sets the inserts left before the next policy check to `room` (at least 1; `u64::MAX`
+    /// for none within reach), keeping the count of inserts. Owner only, on the cold path.
+    pub(crate) fn arm_inserts(&self, room: u64) {
+        debug_assert!(room > 0, "an insert room of zero would never run out");
+        let inserts = self.insert_end.get().wrapping_sub(self.insert_room.get());
+        self.write_locked(|| {
+            self.insert_end.set(inserts.wrapping_add(room));
+            self.insert_room.set(room);
+        });
+    }
+
+    /// The most entries the map has held: the peak recorded before removals, or the current
+    /// length if more.
+    pub(crate) fn peak_len(&self) -> u64 {
+        self.peak_len.get().max(self.len())
+    }
+
+    /// The peak length recorded before removals alone (for a reader that has the length).
+    pub(crate) fn peak_before_removals(&self) -> u64 {
+        self.peak_len.get()
+    }
+
+    /// Raises the recorded peak to `len` if it is more (cold paths that know a length the map
+    /// reached).
+    pub(crate) fn record_peak(&self, len: u64) {
+        if len > self.peak_len.get() {
+            self.peak_len.set(len);
         }
+    }
+
+    /// Counts `n` keys removed at once from a map that held `len_before` (bulk removals and
+    /// draining iterators): the length before them may have been the map's peak.
+    pub(crate) fn count_removes(&self, n: u64, len_before: u64) {
+        self.record_peak(len_before);
+        self.removes.add(n);
     }
 
     /// Entries the map holds, derived from the counters (exact for the owner; recent for others).
     #[inline]
     pub(crate) fn len(&self) -> u64 {
-        self.len_from(self.inserts.get(), self.removes.get())
+        let removes = self.removes.get();
+        self.len_from(self.inserts(), removes)
     }
 
     /// The length these counts of inserts and removes give (from one read of the totals).
@@ -602,34 +698,49 @@ impl MapCell {
         (self.len_base.get() + inserts).saturating_sub(removes)
     }
 
-    /// Counts a new key; `len` is the map's length after the insert. Returns whether a policy
-    /// limit was crossed (the caller then runs the cold policy check).
+    /// Counts a new key. Returns whether the insert room ran out: the caller then runs the
+    /// cold policy check ([`policy::on_limit`](crate::policy::on_limit)), which decides from
+    /// the length whether a limit was crossed and arms the room again.
+    ///
+    /// One decrement and its test for zero: the room is the number of inserts after which the
+    /// length could first pass the entry budget (or 1 while it is under the shrink policy's
+    /// watermark, `u64::MAX` with neither), armed on the cold path. Removes do not give room
+    /// back, so a map that also removes may run out early; the check then finds nothing to do
+    /// and re-arms without a lock. Against the count, peak length and one-comparison range
+    /// check before (`mapbench --suites big,cache,small --modes default,off --processes 1`,
+    /// three alternations; ratios to hashbrown's time): the 4K insert after clear 1.199 ->
+    /// 1.099 (std) and 1.245 -> 1.150 (foldhash), the 1M insert 1.031 -> 1.005 and 1.145 ->
+    /// 1.054. The peak length moved to the removal (below).
     #[inline(always)]
-    pub(crate) fn on_insert(&self, len: usize) -> bool {
-        self.inserts.add(1);
-        let len = len as u64;
-        if len > self.peak_len.get() {
-            self.peak_len.set(len);
-        }
-        self.outside_limits(len)
+    pub(crate) fn on_insert(&self) -> bool {
+        let room = self.insert_room.get().wrapping_sub(1);
+        self.insert_room.set(room);
+        room == 0
     }
 
-    /// Whether `len` lies outside `[remove_watch, entry budget]`, the range where an insert
-    /// needs no policy check: one subtraction and one comparison. Against the two comparisons
-    /// before (`mapbench --suites cache`, three runs of four, two and four alternations),
-    /// foldhash's 4K insert after clear read 1.27 -> 1.23, 1.31 -> 1.27 and 1.33 -> 1.31 of
-    /// hashbrown's time: a few percent, within each run's spread.
-    #[inline(always)]
+    /// Whether `len` lies outside `[remove_watch, insert_limit]`, where a policy check has
+    /// something to do (cold paths).
     pub(crate) fn outside_limits(&self, len: u64) -> bool {
-        len.wrapping_sub(self.remove_watch.get()) >= self.insert_span.get()
+        len < self.remove_watch.get() || len > self.insert_limit.get()
     }
 
     /// Counts a removed key; `len` is the length after it. Returns whether a policy limit was
     /// crossed.
+    ///
+    /// The length before the removal may be the map's peak, which inserts do not record: it
+    /// is recorded here first (one comparison, a store only when the map is above its last
+    /// recorded peak), so that a reader never sees a peak below the length. It costs the
+    /// removal what it saves the insert, and more: in the runs quoted at
+    /// [`on_insert`](Self::on_insert), three more instructions in the loop, the 1M remove
+    /// 1.232 -> 1.351 (std) and 1.249 -> 1.336 (foldhash).
     #[inline(always)]
     pub(crate) fn on_remove(&self, len: usize) -> bool {
+        let len = len as u64;
+        if len >= self.peak_len.get() {
+            self.peak_len.set(len + 1);
+        }
         self.removes.add(1);
-        (len as u64) < self.remove_watch.get()
+        len < self.remove_watch.get()
     }
 
     /// The current totals.
@@ -641,7 +752,7 @@ impl MapCell {
     pub(crate) fn totals(&self) -> TotalsValue {
         let removes = self.removes.get();
         Totals {
-            inserts: self.inserts.get(),
+            inserts: self.inserts(),
             updates: self.updates.get(),
             removes,
             hits: self.hits.load(Relaxed),
@@ -697,7 +808,7 @@ impl MapCell {
         };
         take(&mut d.entries, self.len(), &self.flushed.len);
         take(&mut d.bytes, self.bytes.get(), &self.flushed.bytes);
-        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.peak_len = d.peak_len.max(self.peak_len());
         d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
     }
 
@@ -726,7 +837,7 @@ impl MapCell {
         let bytes = self.bytes.get();
         d.bytes = d.bytes.wrapping_add(bytes as i64);
         self.flushed.bytes.set(bytes);
-        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.peak_len = d.peak_len.max(self.peak_len());
     }
 
     /// Adds to `d` the last delta of this map, dropped: what it had not flushed yet, minus the
@@ -738,7 +849,7 @@ impl MapCell {
         d.dropped = d.dropped.wrapping_add(1);
         d.entries = d.entries.wrapping_sub(self.flushed.len.get() as i64);
         d.bytes = d.bytes.wrapping_sub(self.flushed.bytes.get() as i64);
-        d.peak_len = d.peak_len.max(self.peak_len.get());
+        d.peak_len = d.peak_len.max(self.peak_len());
         d.resize_max_nanos = d.resize_max_nanos.max(self.resize_max_nanos.get());
     }
 

@@ -513,6 +513,53 @@ fn an_entry_budget_counts_each_crossing_once() {
 }
 
 #[test]
+fn a_map_churning_under_its_entry_budget_crosses_it_only_past_the_limit() {
+    setup();
+    let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(50));
+    for i in 0..40 {
+        m.insert(i, i);
+    }
+    // Removes give the inserts no room back: the room armed at 40 entries runs out many times
+    // in this churn between 39 and 49 entries, and each of those checks finds nothing to do.
+    for round in 0..200u64 {
+        let base = 1_000 + round * 10;
+        for k in base..base + 10 {
+            m.insert(k, 0);
+        }
+        assert_eq!(m.len(), 50, "round {round}");
+        assert_eq!(exceeded(&m), 0, "round {round}: at the limit is within it");
+        for k in base..base + 10 {
+            m.remove(&k);
+        }
+    }
+    let s = m.stats().expect("governed");
+    assert_eq!((s.len, s.inserts, s.removes), (40, 40 + 2_000, 2_000));
+    assert_eq!(s.peak_len, 50);
+    // Past it, once, at the first insert that takes the length to 51.
+    for k in 0..10 {
+        m.insert(10_000 + k, 0);
+    }
+    assert_eq!(exceeded(&m), 0);
+    m.insert(20_000, 0);
+    assert_eq!((m.len(), exceeded(&m)), (51, 1));
+}
+
+#[test]
+fn a_copy_past_the_entry_budget_is_reported_at_the_next_insert() {
+    setup();
+    let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(100));
+    m.insert(0, 0);
+    let source: HashMap<u64, u64> = (0..150).map(|i| (i, i)).collect();
+    // A bulk insert of 150 entries, counted at once: the room armed for 99 more inserts is
+    // used up by it, so the next insert checks the length, as after 150 single inserts.
+    m.clone_from(&source);
+    assert_eq!(m.len(), 150);
+    m.insert(1_000, 0);
+    assert_eq!(exceeded(&m), 1);
+    assert_eq!(m.stats().expect("governed").inserts, 1 + 150 + 1);
+}
+
+#[test]
 fn entry_api_inserts_cross_the_entry_budget() {
     setup();
     let mut m: HashMap<u64, u64> = HashMap::new().budget(Budget::entries(10));

@@ -260,8 +260,8 @@ impl Gov {
         let bytes = site.table_bytes(buckets_log2) as u64;
         let config = config::get();
         let cell = MapCell::acquire::<K, V>(site.site, config.lookup_sample);
+        // Its entries count as present (the peak length starts there).
         cell.len_base.set(len);
-        cell.peak_len.set(len);
         cell.set_table(bytes, state.capacity as u64);
         // The site already holds the map's creation, entries and bytes.
         cell.flushed.created.set(1);

@@ -171,7 +171,7 @@ impl<'a, K, V, S> VacantEntry<'a, K, V, S> {
         // the policy check uncounts it (see `crate::entry::VacantEntry::count_insert`).
         let n = *len + 1;
         if let Some(c) = cell
-            && c.on_insert(n)
+            && c.on_insert()
         {
             let _ = policy::on_limit_before_insert(c, n as u64);
         }
