@@ -6,7 +6,8 @@
 //! The hot path pays almost nothing for them: an insert counts down the inserts left before
 //! the length could pass the map's entry budget (armed on the cold path; the same decrement
 //! counts the insert, [`MapCell::on_insert`]), and a removal compares the length with the one
-//! below which the shrink policy acts. Everything else happens only when one is crossed.
+//! below which the shrink policy acts. Everything else happens on the cold path, when one is
+//! crossed or the insert room runs out.
 //!
 //! [`HashMap::shrink_policy`]: crate::HashMap::shrink_policy
 //! [`HashMap::budget`]: crate::HashMap::budget
@@ -272,7 +273,8 @@ pub(crate) enum Action {
     ShrinkTo(usize),
 }
 
-/// Runs when `len` crossed one of the hot-path limits. Decides budget crossings and re-arms
+/// Runs when `len` crossed one of the hot-path limits, or the insert room ran out (then, if
+/// `len` is within the limits, it only re-arms the room). Decides budget crossings and re-arms
 /// (reported here) and whether to shrink (done by the caller, which owns the table).
 #[cold]
 pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
@@ -325,7 +327,7 @@ pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
 /// uncounted first and the counts still agree with the table.
 ///
 /// What the check did before the panic stays: the crossing is reported (counted, recorded as
-/// an event, passed to the callback) and the peak length includes the insert. The policy
+/// an event, passed to the callback); the peak length does not include the insert. The policy
 /// state still holds the budget as crossed, so the map's next policy check re-arms it and the
 /// next insert past the budget is reported again. A reader on another thread may see
 /// `inserts` go back by one.

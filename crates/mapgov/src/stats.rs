@@ -279,8 +279,8 @@ pub(crate) struct MapCell {
     pub(crate) misses: AtomicU64,
     /// Lookup sampling interval for this map (1 = exact).
     pub(crate) lookup_sample: AtomicU32,
-    /// The inserts counted once `insert_room` reaches zero; written with it by
-    /// [`MapCell::arm_inserts`] (under `seq`), and alone by bulk inserts.
+    /// The inserts counted once `insert_room` reaches zero; written with it, under `seq`, by
+    /// [`MapCell::arm_inserts`] and [`MapCell::count_inserts`].
     insert_end: Counter,
     /// The entry budget the insert room was armed for (`u64::MAX`: none, or crossed). Set by
     /// `rearm`.
@@ -679,10 +679,21 @@ impl MapCell {
     }
 
     /// Counts `n` keys removed at once from a map that held `len_before` (bulk removals and
-    /// draining iterators): the length before them may have been the map's peak.
+    /// draining iterators): the length before them may have been the map's peak. Where they
+    /// leave the length under the shrink watermark, the next insert runs the policy check
+    /// (the shrink, or the budget's re-arming, waits for it: a bulk removal cannot rehash).
     pub(crate) fn count_removes(&self, n: u64, len_before: u64) {
         self.record_peak(len_before);
         self.removes.add(n);
+        self.check_at_next_insert(len_before.saturating_sub(n));
+    }
+
+    /// Arms the insert room to 1 if `len` is under the shrink watermark: for removals that
+    /// do not run the policy check themselves.
+    pub(crate) fn check_at_next_insert(&self, len: u64) {
+        if len < self.remove_watch.get() {
+            self.arm_inserts(1);
+        }
     }
 
     /// Entries the map holds, derived from the counters (exact for the owner; recent for others).
@@ -728,8 +739,9 @@ impl MapCell {
     /// crossed.
     ///
     /// The length before the removal may be the map's peak, which inserts do not record: it
-    /// is recorded here first (one comparison, a store only when the map is above its last
-    /// recorded peak), so that a reader never sees a peak below the length. It costs the
+    /// is recorded here, before the removal is counted (one comparison, a store only when the
+    /// map is above its last recorded peak), so that the peak is not lost as the length
+    /// falls. It costs the
     /// removal what it saves the insert, and more: in the runs quoted at
     /// [`on_insert`](Self::on_insert), three more instructions in the loop, the 1M remove
     /// 1.232 -> 1.351 (std) and 1.249 -> 1.336 (foldhash).
@@ -748,7 +760,7 @@ impl MapCell {
     /// Removes are read before inserts: the owner counts an entry's insert before its removal,
     /// so a reader on another thread sees no more removes than inserts where stores become
     /// visible in program order (x86). Weaker hardware may show the owner's last few counts
-    /// out of order.
+    /// out of order, and a peak length recorded by a removal after the removal's count.
     pub(crate) fn totals(&self) -> TotalsValue {
         let removes = self.removes.get();
         Totals {

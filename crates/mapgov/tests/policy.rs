@@ -390,6 +390,53 @@ fn the_next_insert_after_a_retain_shrinks() {
     assert_eq!(m.stats().expect("governed").shrinks, 1);
 }
 
+#[cfg(feature = "rayon")]
+#[test]
+fn the_next_insert_after_a_parallel_drain_shrinks() {
+    use rayon::iter::{ParallelDrainFull, ParallelIterator};
+    setup();
+    let mut m = filled(100_000, ShrinkPolicy::default());
+    let full = m.allocation_size();
+    // Counted at once when it starts, with no policy check of its own: the insert room is
+    // armed so that the next insert runs it.
+    assert_eq!((&mut m).par_drain().count(), 100_000);
+    assert_eq!(
+        m.allocation_size(),
+        full,
+        "the drain itself does not shrink"
+    );
+    m.insert(1, 0);
+    assert!(m.allocation_size() < full);
+    assert_eq!(m.stats().expect("governed").shrinks, 1);
+}
+
+#[test]
+fn a_split_map_emptied_in_bulk_crosses_its_entry_budget_again_when_refilled() {
+    setup();
+    let mut m: mapgov::SplitMap<u64, u64> = mapgov::SplitMap::new().budget(Budget::entries(100));
+    let exceeded = |m: &mapgov::SplitMap<u64, u64>| m.stats().expect("governed").budget_exceeded;
+    let mut crossings = 0;
+    for empty in ["drain", "retain", "clear"] {
+        for i in 0..150 {
+            m.insert(i, i);
+        }
+        crossings += 1;
+        assert_eq!(exceeded(&m), crossings, "{empty}: filled past the budget");
+        // Back under the budget without an insert or a removal's own check in between: the
+        // first insert after it re-arms the budget, so refilling crosses it again.
+        match empty {
+            "drain" => assert_eq!(m.drain().count(), 150),
+            "retain" => m.retain(|_, _| false),
+            _ => m.clear(),
+        }
+        assert!(m.is_empty());
+    }
+    for i in 0..150 {
+        m.insert(i, i);
+    }
+    assert_eq!(exceeded(&m), crossings + 1);
+}
+
 #[test]
 fn an_oscillating_map_shrinks_a_bounded_number_of_times() {
     setup();

@@ -283,10 +283,12 @@ where
             if take && let Ok(e) = raw.get_bucket_entry(i) {
                 let (kv, _) = e.remove();
                 *self.len -= 1;
-                if let Some(c) = self.cell {
-                    // The policy check (a shrink) waits for the next operation through the
-                    // map, as for the other map's `extract_if`.
-                    let _ = c.on_remove(*self.len);
+                if let Some(c) = self.cell
+                    && c.on_remove(*self.len)
+                {
+                    // The policy check (a shrink) waits for the next insert through the map,
+                    // as for the other map's bulk removals.
+                    c.arm_inserts(1);
                 }
                 return Some(kv);
             }
