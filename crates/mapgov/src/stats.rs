@@ -721,7 +721,9 @@ impl MapCell {
     /// check before (`mapbench --suites big,cache,small --modes default,off --processes 1`,
     /// three alternations; ratios to hashbrown's time): the 4K insert after clear 1.199 ->
     /// 1.099 (std) and 1.245 -> 1.150 (foldhash), the 1M insert 1.031 -> 1.005 and 1.145 ->
-    /// 1.054. The peak length moved to the removal (below).
+    /// 1.054; a later set of four (`--suites cache`) read the 4K insert 1.225 -> 1.193 and
+    /// 1.480 -> 1.353, a row whose single runs spread wider than that on this machine. The
+    /// peak length moved to the removal (below).
     #[inline(always)]
     pub(crate) fn on_insert(&self) -> bool {
         let room = self.insert_room.get().wrapping_sub(1);
