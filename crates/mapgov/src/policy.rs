@@ -278,13 +278,13 @@ pub(crate) enum Action {
 /// (reported here) and whether to shrink (done by the caller, which owns the table).
 #[cold]
 pub(crate) fn on_limit(cell: &MapCell, len: u64) -> Action {
-    let limit = cell.insert_limit.get();
     if !cell.outside_limits(len) {
         // The insert room ran out early (removes since it was armed gave it none back), or
         // nothing was crossed: no crossing, no shrink. Only the room is armed again, without
         // the lock, so a map that hovers just under its budget pays a call, not a lock, per
         // early check.
-        cell.arm_inserts(insert_room(len, cell.remove_watch.get(), limit));
+        let (watch, limit) = (cell.remove_watch.get(), cell.insert_limit.get());
+        cell.arm_inserts(insert_room(len, watch, limit));
         return Action::None;
     }
     let capacity = cell.capacity();

@@ -634,12 +634,10 @@ impl MapCell {
     /// length past the budget runs the policy check, as it would after `n` single inserts.
     pub(crate) fn count_inserts(&self, n: u64) {
         let room = self.insert_room.get();
-        let inserts = self.insert_end.get().wrapping_sub(room).wrapping_add(n);
-        let room = room.saturating_sub(n).max(1);
-        self.write_locked(|| {
-            self.insert_end.set(inserts.wrapping_add(room));
-            self.insert_room.set(room);
-        });
+        self.set_inserts_and_room(
+            self.owner_inserts().wrapping_add(n),
+            room.saturating_sub(n).max(1),
+        );
     }
 
     /// Takes back the insert just counted by [`on_insert`](Self::on_insert) (an insert that
@@ -652,7 +650,16 @@ impl MapCell {
     /// for none within reach), keeping the count of inserts. Owner only, on the cold path.
     pub(crate) fn arm_inserts(&self, room: u64) {
         debug_assert!(room > 0, "an insert room of zero would never run out");
-        let inserts = self.insert_end.get().wrapping_sub(self.insert_room.get());
+        self.set_inserts_and_room(self.owner_inserts(), room);
+    }
+
+    /// The inserts counted, read by the owner (no other thread writes them).
+    fn owner_inserts(&self) -> u64 {
+        self.insert_end.get().wrapping_sub(self.insert_room.get())
+    }
+
+    /// Stores `inserts` counted and `room` left, for readers to see together.
+    fn set_inserts_and_room(&self, inserts: u64, room: u64) {
         self.write_locked(|| {
             self.insert_end.set(inserts.wrapping_add(room));
             self.insert_room.set(room);
@@ -670,28 +677,16 @@ impl MapCell {
         self.peak_len.get()
     }
 
-    /// Raises the recorded peak to `len` if it is more (cold paths that know a length the map
-    /// reached).
-    pub(crate) fn record_peak(&self, len: u64) {
-        if len > self.peak_len.get() {
-            self.peak_len.set(len);
-        }
-    }
-
     /// Counts `n` keys removed at once from a map that held `len_before` (bulk removals and
     /// draining iterators): the length before them may have been the map's peak. Where they
     /// leave the length under the shrink watermark, the next insert runs the policy check
     /// (the shrink, or the budget's re-arming, waits for it: a bulk removal cannot rehash).
     pub(crate) fn count_removes(&self, n: u64, len_before: u64) {
-        self.record_peak(len_before);
+        if len_before > self.peak_len.get() {
+            self.peak_len.set(len_before);
+        }
         self.removes.add(n);
-        self.check_at_next_insert(len_before.saturating_sub(n));
-    }
-
-    /// Arms the insert room to 1 if `len` is under the shrink watermark: for removals that
-    /// do not run the policy check themselves.
-    pub(crate) fn check_at_next_insert(&self, len: u64) {
-        if len < self.remove_watch.get() {
+        if len_before.saturating_sub(n) < self.remove_watch.get() {
             self.arm_inserts(1);
         }
     }
