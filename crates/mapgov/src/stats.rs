@@ -738,8 +738,7 @@ impl MapCell {
     /// The length before the removal may be the map's peak, which inserts do not record: it
     /// is recorded here, before the removal is counted (one comparison, a store only when the
     /// map is above its last recorded peak), so that the peak is not lost as the length
-    /// falls. It costs the
-    /// removal what it saves the insert, and more: in the runs quoted at
+    /// falls. It costs the removal what it saves the insert, and more: in the runs quoted at
     /// [`on_insert`](Self::on_insert), three more instructions in the loop, the 1M remove
     /// 1.232 -> 1.351 (std) and 1.249 -> 1.336 (foldhash).
     #[inline(always)]
